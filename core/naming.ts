@@ -1,0 +1,126 @@
+import { ObjectNameError } from "./errors.ts";
+
+/**
+ * The areas under `<product>/<client>/`:
+ * - `inputs/…`  what the client uploads (the only area a client may write),
+ * - `outputs/…` results, at the same relative path as their input,
+ * - `runs/<runId>/…` run records: manifest, task results, summary,
+ * - `errors/<runId>/<path>.jsonl` bad records, with line numbers and reasons,
+ * - `claims/…` per-input claim objects that stop two runs taking the same input.
+ */
+export const AREAS = ["inputs", "outputs", "runs", "errors", "claims"] as const;
+export type Area = (typeof AREAS)[number];
+
+export interface ParsedObjectName {
+  product: string;
+  client: string;
+  area: Area;
+  /** What follows `<product>/<client>/<area>/`; never empty. */
+  path: string;
+}
+
+/** GCS's own limit: an object name is at most 1024 bytes of UTF-8. */
+export const MAX_OBJECT_NAME_BYTES = 1024;
+
+/** Who the parser accepts: the product, and the clients that exist (a set or a predicate). */
+export interface NameScope {
+  product: string;
+  clients: ReadonlySet<string> | ((client: string) => boolean);
+}
+
+// C0 controls, DEL and C1 controls: GCS forbids CR and LF, and none of these belong in a path we build on.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Throws ObjectNameError when `name` is not a safe GCS object name of any shape. */
+export function assertSafeObjectName(name: string): void {
+  if (name.length === 0) throw new ObjectNameError(name, "is empty");
+  if (!name.isWellFormed()) throw new ObjectNameError(name, "is not valid Unicode (lone surrogate)");
+  if (Buffer.byteLength(name, "utf8") > MAX_OBJECT_NAME_BYTES) {
+    throw new ObjectNameError(name, `is longer than ${MAX_OBJECT_NAME_BYTES} bytes of UTF-8`);
+  }
+  const control = CONTROL.exec(name);
+  if (control) {
+    const code = control[0].codePointAt(0)?.toString(16).padStart(4, "0");
+    throw new ObjectNameError(name, `contains the control character U+${code} at position ${control.index}`);
+  }
+  const segments = name.split("/");
+  segments.forEach((segment, i) => {
+    if (segment === "") {
+      throw new ObjectNameError(name, `has an empty path segment (segment ${i + 1}; look for '//' or a leading or trailing '/')`);
+    }
+    if (segment === "." || segment === "..") {
+      throw new ObjectNameError(name, `has a '${segment}' segment, which is not allowed`);
+    }
+  });
+}
+
+/** Maps an object name to its product, client, area and path, rejecting anything unsafe or unknown. */
+export function parseObjectName(name: string, scope: NameScope): ParsedObjectName {
+  assertSafeObjectName(name);
+  const [product, client, area, ...rest] = name.split("/");
+  if (product !== scope.product) {
+    throw new ObjectNameError(name, `is not under the product "${scope.product}/"`);
+  }
+  if (client === undefined || !isKnownClient(scope, client)) {
+    throw new ObjectNameError(name, `names the unknown client ${JSON.stringify(client ?? "")}`);
+  }
+  if (area === undefined || !(AREAS as readonly string[]).includes(area)) {
+    throw new ObjectNameError(name, `has no known area after the client (expected one of ${AREAS.join(", ")})`);
+  }
+  if (rest.length === 0) throw new ObjectNameError(name, `has nothing after "${area}/"`);
+  return { product, client, area: area as Area, path: rest.join("/") };
+}
+
+function isKnownClient(scope: NameScope, client: string): boolean {
+  return typeof scope.clients === "function" ? scope.clients(client) : scope.clients.has(client);
+}
+
+/** True for the zero-byte "folder" objects consoles create: names ending in '/'. */
+export function isFolderPlaceholder(name: string): boolean {
+  return name.endsWith("/");
+}
+
+/** `<product>/<client>/<area>/` */
+export function areaPrefix(product: string, client: string, area: Area): string {
+  return `${product}/${client}/${area}/`;
+}
+
+/** `<product>/<client>/` */
+export function clientPrefix(product: string, client: string): string {
+  return `${product}/${client}/`;
+}
+
+/** Builds `<product>/<client>/<area>/<path>` and checks the result is safe. */
+export function objectName(product: string, client: string, area: Area, path: string): string {
+  const name = `${areaPrefix(product, client, area)}${path}`;
+  assertSafeObjectName(name);
+  return name;
+}
+
+/** The output object for an input: `outputs/<same relative path>`. */
+export function outputNameFor(input: ParsedObjectName): string {
+  return objectName(input.product, input.client, "outputs", input.path);
+}
+
+/** Where a run's bad records for one input go: `errors/<runId>/<path>.jsonl`. */
+export function errorsNameFor(input: ParsedObjectName, runId: string): string {
+  return objectName(input.product, input.client, "errors", `${runId}/${input.path}.jsonl`);
+}
+
+/** A run record: `runs/<runId>/<rest>`, e.g. `manifest.json`, `tasks/3.json`, `summary.json`. */
+export function runRecordName(product: string, client: string, runId: string, rest: string): string {
+  return objectName(product, client, "runs", `${runId}/${rest}`);
+}
+
+/** `gs://bucket/name` */
+export function gsUri(bucket: string, name: string): string {
+  return `gs://${bucket}/${name}`;
+}
+
+/** Splits `gs://bucket/name` into its parts. */
+export function parseGsUri(uri: string): { bucket: string; name: string } {
+  const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!m?.[1] || !m[2]) throw new ObjectNameError(uri, "is not a gs://BUCKET/OBJECT URI");
+  return { bucket: m[1], name: m[2] };
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from "vitest/config";
+
+// Tiers by name: unit tests are pure logic; integration tests talk to the local cloud
+// (our GCS emulator, Google's Pub/Sub emulator, our workflow engine) started once in globalSetup.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/setup/pubsub-emulator.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Two cores: integration files share one Pub/Sub emulator and spawn servers; keep them few at once.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
