@@ -11,10 +11,16 @@ export function registerConfigCommands(program: Command): void {
     .action((opts: { dir: string }) => {
       try {
         const { platform, clients } = loadConfig(opts.dir);
-        console.log(`platform ${platform.product} in ${platform.project}/${platform.region}, bucket ${platform.bucket}`);
+        console.log(
+          `platform ${platform.product} in ${platform.project}/${platform.region}, bucket ${platform.bucket}`,
+        );
         for (const client of clients.values()) {
-          const schedule = client.schedule ? `${client.schedule.cron} (${client.schedule.timeZone}, ${client.schedule.mode})` : "none";
-          console.log(`client ${client.id}: topic ${topicName(platform.product, client.id)}, schedule ${schedule}`);
+          const schedule = client.schedule
+            ? `${client.schedule.cron} (${client.schedule.timeZone}, ${client.schedule.mode})`
+            : "none";
+          console.log(
+            `client ${client.id}: topic ${topicName(platform.product, client.id)}, schedule ${schedule}`,
+          );
         }
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from "pino";
+import { type Logger, type LoggerOptions, pino } from "pino";
 import pretty from "pino-pretty";
 
 export type { Logger };
@@ -57,7 +57,10 @@ export function createLogger(settings: LoggerSettings): Logger {
 }
 
 /** Cloud Logging's trace field for a request carrying `X-Cloud-Trace-Context` or `traceparent`. */
-export function traceFields(project: string, headers: Record<string, string | string[] | undefined>): Record<string, string> {
+export function traceFields(
+  project: string,
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string> {
   const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
   const cloud = first(headers["x-cloud-trace-context"]);
   const parent = first(headers.traceparent);

@@ -47,7 +47,10 @@ export function assertSafeObjectName(name: string): void {
   const segments = name.split("/");
   segments.forEach((segment, i) => {
     if (segment === "") {
-      throw new ObjectNameError(name, `has an empty path segment (segment ${i + 1}; look for '//' or a leading or trailing '/')`);
+      throw new ObjectNameError(
+        name,
+        `has an empty path segment (segment ${i + 1}; look for '//' or a leading or trailing '/')`,
+      );
     }
     if (segment === "." || segment === "..") {
       throw new ObjectNameError(name, `has a '${segment}' segment, which is not allowed`);
@@ -66,7 +69,10 @@ export function parseObjectName(name: string, scope: NameScope): ParsedObjectNam
     throw new ObjectNameError(name, `names the unknown client ${JSON.stringify(client ?? "")}`);
   }
   if (area === undefined || !(AREAS as readonly string[]).includes(area)) {
-    throw new ObjectNameError(name, `has no known area after the client (expected one of ${AREAS.join(", ")})`);
+    throw new ObjectNameError(
+      name,
+      `has no known area after the client (expected one of ${AREAS.join(", ")})`,
+    );
   }
   if (rest.length === 0) throw new ObjectNameError(name, `has nothing after "${area}/"`);
   return { product, client, area: area as Area, path: rest.join("/") };

@@ -97,7 +97,9 @@ export function loadConfig(dir: string): BatchlineConfig {
   try {
     names = readdirSync(clientsDir).filter((n) => /\.ya?ml$/.test(n));
   } catch (err) {
-    throw new ConfigError(clientsDir, [{ field: "", message: `cannot be listed: ${(err as Error).message}` }]);
+    throw new ConfigError(clientsDir, [
+      { field: "", message: `cannot be listed: ${(err as Error).message}` },
+    ]);
   }
   const clients = new Map<string, ClientConfig>();
   for (const name of names.sort()) {

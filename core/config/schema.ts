@@ -16,7 +16,7 @@ export const idSchema = z
 /** Batch's own duration format for maxRunDuration: seconds with an `s` suffix, e.g. `3600s`. */
 export const durationSchema = z
   .string()
-  .regex(/^\d+(?:\.\d{1,9})?s$/, "must be a duration in seconds such as \"3600s\"");
+  .regex(/^\d+(?:\.\d{1,9})?s$/, 'must be a duration in seconds such as "3600s"');
 
 /** IAM member strings accepted for uploaders and subscribers. */
 export const memberSchema = z
@@ -42,7 +42,10 @@ const envNameSchema = z
 /** Job settings a platform sets as defaults and a client may override. Every field is optional here. */
 export const jobSettingsSchema = z.strictObject({
   /** Compute Engine machine type for the job's VMs, e.g. `e2-standard-2`. */
-  machineType: z.string().regex(/^[a-z][a-z0-9-]*[a-z0-9]$/, "must be a machine type such as \"e2-standard-2\"").optional(),
+  machineType: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*[a-z0-9]$/, 'must be a machine type such as "e2-standard-2"')
+    .optional(),
   /** SPOT is cheaper but preemptible (preempted tasks are retried); STANDARD is not preempted. */
   provisioningModel: z.enum(["SPOT", "STANDARD"]).optional(),
   /** CPU for one task in thousandths of a vCPU (1000 = one vCPU). */
@@ -60,7 +63,10 @@ export const jobSettingsSchema = z.strictObject({
   /** Environment variables filled from Secret Manager: NAME -> projects/P/secrets/S/versions/V. */
   secrets: z.record(envNameSchema, secretRefSchema).optional(),
   /** Name of the worker processor that handles each input (see docs/processors.md). */
-  processor: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be a processor name such as \"uppercase\"").optional(),
+  processor: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a processor name such as "uppercase"')
+    .optional(),
 });
 export type JobSettings = z.infer<typeof jobSettingsSchema>;
 
@@ -84,7 +90,7 @@ export const platformConfigSchema = z.strictObject({
     .string()
     .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id (6-30 chars, a-z 0-9 -)"),
   /** Region for the workflow, functions, Batch jobs, scheduler jobs and the bucket, e.g. `europe-west2`. */
-  region: z.string().regex(/^[a-z]+-[a-z]+\d+$/, "must be a GCP region such as \"europe-west2\""),
+  region: z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'must be a GCP region such as "europe-west2"'),
   /** Product id: the first path segment of every object and part of every topic name. */
   product: idSchema,
   /** The one bucket that holds every client's inputs, outputs and run records. */
@@ -101,7 +107,11 @@ export const platformConfigSchema = z.strictObject({
   /** Runs an input may fail before it is a poison input that is no longer retried. */
   maxInputFailures: z.number().int().min(1).max(100).default(3),
   /** Largest input object a run accepts; bigger ones are reported as failed, not processed. */
-  maxInputBytes: z.number().int().min(1).default(10 * 1024 ** 3),
+  maxInputBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(10 * 1024 ** 3),
   /** Most inputs one run claims; the rest wait for the next run. */
   maxInputsPerRun: z.number().int().min(1).max(100_000).default(10_000),
 });
@@ -110,7 +120,10 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 const cronSchema = z.string().superRefine((expr, ctx) => {
   // Cloud Scheduler takes unix-cron: exactly five fields, no seconds.
   if (expr.trim().split(/\s+/).length !== 5) {
-    ctx.addIssue({ code: "custom", message: "must be a five-field unix-cron expression such as \"4 5 * * *\"" });
+    ctx.addIssue({
+      code: "custom",
+      message: 'must be a five-field unix-cron expression such as "4 5 * * *"',
+    });
     return;
   }
   try {
@@ -124,7 +137,7 @@ const timeZoneSchema = z.string().superRefine((tz, ctx) => {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
   } catch {
-    ctx.addIssue({ code: "custom", message: "is not an IANA time zone such as \"Europe/London\"" });
+    ctx.addIssue({ code: "custom", message: 'is not an IANA time zone such as "Europe/London"' });
   }
 });
 

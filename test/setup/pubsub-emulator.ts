@@ -1,0 +1,15 @@
+import type { TestProject } from "vitest/node";
+import { startPubsubEmulator } from "../../local/pubsub/emulator.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    pubsubEmulatorHost: string;
+  }
+}
+
+/** One Pub/Sub emulator for the whole integration tier; stopped with its process tree afterwards. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const emulator = await startPubsubEmulator({ projectId: "batchline-test" });
+  project.provide("pubsubEmulatorHost", emulator.host);
+  return () => emulator.stop();
+}
