@@ -20,13 +20,15 @@ export interface BatchlineConfig {
 
 /** Parses YAML text and validates it, naming the file, the field and the value on any problem. */
 export function parseConfigText<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
       doc.errors.map((e) => ({
         field: "",
-        message: `invalid YAML at line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`,
+        message: `invalid YAML at line ${e.linePos?.[0]?.line ?? "?"}, column ${e.linePos?.[0]?.col ?? "?"}: ${(
+          e.message.split("\n")[0] ?? ""
+        ).replace(/ at line \d+, column \d+:?$/, "")}`,
       })),
     );
   }
@@ -45,6 +47,11 @@ export function parseConfigText<S extends z.ZodType>(file: string, text: string,
           field: unknownKeys.map((k) => prefix + k).join(", "),
           message: "is not a known setting (check the spelling)",
         };
+      }
+      if (issue.code === "invalid_key") {
+        // A bad record key (e.g. an env var name): report the key itself and why it is wrong.
+        const key = issue.path[issue.path.length - 1];
+        return { field, message: issue.issues[0]?.message ?? issue.message, value: key };
       }
       const value = valueAt(data, issue.path);
       return { field, message: value === undefined ? "is required" : issue.message, value };
