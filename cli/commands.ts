@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import { registerConfigCommands } from "./config.ts";
+import { registerDemoCommand } from "./demo.ts";
 
 /** Every command group; later parts add theirs here. */
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
+  registerDemoCommand(program);
 }
