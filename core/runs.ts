@@ -1,0 +1,159 @@
+import { z } from "zod";
+import { triggerSchema } from "./messages.ts";
+
+/**
+ * Run records: the objects that carry a run from plan to worker to notify. They live under
+ * `<product>/<client>/runs/<runId>/` (and `claims/` for claims). Each is parsed with its schema wherever
+ * it is read, so a half-written or foreign object fails loudly instead of being misread.
+ */
+
+const generation = z.string().regex(/^\d+$/, "must be a GCS generation (decimal digits)");
+const isoTime = z.iso.datetime({ offset: true });
+
+/** Inputs per manifest shard: a task reads the header and one shard, never the whole list. */
+export const MANIFEST_SHARD_SIZE = 1000;
+
+/** Exit codes of the worker, which the Batch job's lifecyclePolicies act on. */
+export const EXIT = {
+  /** The task processed its input (bad records, if any, are in the errors file). */
+  OK: 0,
+  /** Something that may pass on a retry (network, 5xx, timeouts): Batch retries up to maxRetryCount. */
+  RETRYABLE: 1,
+  /** The input can never succeed (missing, too big, unreadable, not the expected format): FAIL_TASK, no retry. */
+  PERMANENT: 3,
+  /** Batch's own code for a VM preempted under SPOT: RETRY_TASK. */
+  PREEMPTED: 50001,
+} as const;
+
+/** One input of a run, as the plan function recorded it. */
+export const manifestInputSchema = z.strictObject({
+  /** Task index (BATCH_TASK_INDEX) that processes this input. */
+  index: z.number().int().min(0),
+  /** Input object name. */
+  object: z.string().min(1),
+  /** The input generation this run claimed; the worker reads exactly this generation. */
+  generation,
+  /** Size in bytes at plan time. */
+  size: z.number().int().min(0),
+  /** Where the output goes: `outputs/<same relative path>`. */
+  output: z.string().min(1),
+  /** Where bad records go: `errors/<runId>/<path>.jsonl`. */
+  errors: z.string().min(1),
+  /** The claim object for this input. */
+  claim: z.string().min(1),
+});
+export type ManifestInput = z.infer<typeof manifestInputSchema>;
+
+/** `runs/<runId>/manifest.json`: the run's header; inputs are in shards next to it. */
+export const manifestSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  product: z.string(),
+  client: z.string(),
+  bucket: z.string(),
+  runId: z.string(),
+  jobId: z.string(),
+  trigger: triggerSchema,
+  plannedAt: isoTime,
+  processor: z.string(),
+  inputCount: z.number().int().min(0),
+  shardSize: z.number().int().min(1),
+  /** Object names of the shards, in order: shard k holds inputs k*shardSize … (k+1)*shardSize-1. */
+  shards: z.array(z.string()),
+});
+export type Manifest = z.infer<typeof manifestSchema>;
+
+/** `runs/<runId>/manifest/<k>.json` */
+export const manifestShardSchema = z.strictObject({
+  runId: z.string(),
+  shard: z.number().int().min(0),
+  inputs: z.array(manifestInputSchema),
+});
+export type ManifestShard = z.infer<typeof manifestShardSchema>;
+
+export function manifestShardName(runPrefix: string, shard: number): string {
+  return `${runPrefix}manifest/${String(shard).padStart(5, "0")}.json`;
+}
+
+/** `runs/<runId>/tasks/<index>.json`: what one task did; written by the worker, last attempt wins. */
+export const taskRecordSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  index: z.number().int().min(0),
+  /** BATCH_TASK_RETRY_ATTEMPT of the attempt that wrote this record. */
+  attempt: z.number().int().min(0),
+  input: z.strictObject({ object: z.string(), generation }),
+  status: z.enum(["SUCCEEDED", "FAILED"]),
+  /** For FAILED: whether a retry could help (the exit code said so to Batch too). */
+  retryable: z.boolean(),
+  /** Why it failed; null on success. */
+  error: z.string().nullable(),
+  records: z.number().int().min(0),
+  badRecords: z.number().int().min(0),
+  bytesIn: z.number().int().min(0),
+  bytesOut: z.number().int().min(0),
+  /** Output object written (null if the task failed before writing it). */
+  output: z.string().nullable(),
+  /** Errors file written (null when there were no bad records). */
+  errors: z.string().nullable(),
+  processor: z.string(),
+  processorVersion: z.string(),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  durationMs: z.number().int().min(0),
+});
+export type TaskRecord = z.infer<typeof taskRecordSchema>;
+
+/**
+ * Claim state, kept in the custom metadata of `claims/<input path>` so a single list call shows every
+ * claim of a client without downloading any. Values are strings because GCS metadata values are strings.
+ * - `running`: a run holds the input; others skip it until the lease expires.
+ * - `succeeded`: this input generation is done; a new generation (re-upload) is pending again.
+ * - `failed`: released after a failed run; pending again, with `failures` counted.
+ * - `poison`: failed maxInputFailures times; never retried; `reason` says why.
+ * Every change is a compare-and-swap on the claim object's generation (create with ifGenerationMatch=0,
+ * replace with ifGenerationMatch=<seen generation>), so two runs can never both take one input.
+ */
+export const claimMetadataSchema = z.strictObject({
+  state: z.enum(["running", "succeeded", "failed", "poison"]),
+  /** The input generation this claim is about. */
+  inputGeneration: generation,
+  /** The run that set this state. */
+  runId: z.string(),
+  /** Failed runs so far for this input generation. */
+  failures: z.string().regex(/^\d+$/),
+  /** When a `running` claim may be taken over (the run died without notifying). RFC 3339. */
+  leaseExpiresAt: isoTime,
+  /** Last failure reason (capped), empty when none. */
+  reason: z.string(),
+});
+export type ClaimMetadata = z.infer<typeof claimMetadataSchema>;
+
+/** One input's outcome in the summary. */
+export const summaryInputSchema = z.strictObject({
+  index: z.number().int().min(0),
+  object: z.string(),
+  generation,
+  status: z.enum(["SUCCEEDED", "FAILED"]),
+  reason: z.string().nullable(),
+  failures: z.number().int().min(0),
+  poison: z.boolean(),
+  records: z.number().int().min(0),
+  badRecords: z.number().int().min(0),
+  output: z.string().nullable(),
+  errors: z.string().nullable(),
+});
+
+/** `runs/<runId>/summary.json`: every input and its outcome, plus the message that was published. */
+export const summarySchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  jobId: z.string().nullable(),
+  /** The Batch job's final state as reported to notify (e.g. SUCCEEDED, FAILED), or null if none ran. */
+  jobState: z.string().nullable(),
+  inputs: z.array(summaryInputSchema),
+  /** The exact message body published (so a repeated notify republishes identical content). */
+  message: z.unknown(),
+  /** Pub/Sub message id of the first successful publish. */
+  messageId: z.string().nullable(),
+});
+export type Summary = z.infer<typeof summarySchema>;
