@@ -55,7 +55,19 @@ export const manifestSchema = z.strictObject({
   trigger: triggerSchema,
   plannedAt: isoTime,
   processor: z.string(),
+  /**
+   * `event`/`sweep` runs have one task per input. An `always` schedule runs even with no inputs: then
+   * taskCount is 1 and task 0 has no input (the processor's no-input hook runs, if it has one).
+   */
+  mode: z.enum(["event", "sweep", "always"]),
   inputCount: z.number().int().min(0),
+  /** Tasks in the Batch job: inputCount, or 1 for an `always` run with no inputs, 0 when only rejections. */
+  taskCount: z.number().int().min(0),
+  /**
+   * Inputs refused at plan time (oversized, unsafe names): marked poison at once and reported by notify,
+   * so nothing is silently dropped.
+   */
+  rejected: z.array(z.strictObject({ object: z.string(), generation, reason: z.string() })),
   shardSize: z.number().int().min(1),
   /** Object names of the shards, in order: shard k holds inputs k*shardSize … (k+1)*shardSize-1. */
   shards: z.array(z.string()),
