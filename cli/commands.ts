@@ -1,9 +1,13 @@
 import type { Command } from "commander";
 import { registerConfigCommands } from "./config.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { registerRunsCommand } from "./runs.ts";
+import { registerTailCommand } from "./tail.ts";
 
 /** Every command group; later parts add theirs here. */
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
   registerDemoCommand(program);
+  registerRunsCommand(program);
+  registerTailCommand(program);
 }
