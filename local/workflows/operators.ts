@@ -1,0 +1,179 @@
+import { raise } from "./errors.ts";
+import {
+  compareNumbers,
+  hasKey,
+  INT64_MAX,
+  INT64_MIN,
+  isMap,
+  typeName,
+  type Value,
+  valuesEqual,
+} from "./values.ts";
+
+// Operator semantics (docs, "Syntax > Data types" and the expressions reference): ints stay ints under
+// + - * // %, `/` always gives a double, mixing int and double gives a double. Int results outside int64
+// raise ValueError (the docs give ints as 64-bit signed and do not describe wrapping; we never wrap).
+
+function checkInt(r: bigint): bigint {
+  if (r > INT64_MAX || r < INT64_MIN) raise("ValueError", "integer overflow");
+  return r;
+}
+
+function operandError(op: string, a: Value, b: Value): never {
+  return raise("TypeError", `unsupported operand types for ${op}: ${typeName(a)} and ${typeName(b)}`);
+}
+
+function toDouble(v: bigint | number): number {
+  return typeof v === "bigint" ? Number(v) : v;
+}
+
+export function add(a: Value, b: Value): Value {
+  const ta = typeof a;
+  const tb = typeof b;
+  if (ta === "bigint" && tb === "bigint") return checkInt((a as bigint) + (b as bigint));
+  if (ta === "string" && tb === "string") return (a as string) + (b as string);
+  if ((ta === "number" || ta === "bigint") && (tb === "number" || tb === "bigint")) {
+    return toDouble(a as number) + toDouble(b as number);
+  }
+  return operandError("+", a, b);
+}
+
+export function sub(a: Value, b: Value): Value {
+  const ta = typeof a;
+  const tb = typeof b;
+  if (ta === "bigint" && tb === "bigint") return checkInt((a as bigint) - (b as bigint));
+  if ((ta === "number" || ta === "bigint") && (tb === "number" || tb === "bigint")) {
+    return toDouble(a as number) - toDouble(b as number);
+  }
+  return operandError("-", a, b);
+}
+
+export function mul(a: Value, b: Value): Value {
+  const ta = typeof a;
+  const tb = typeof b;
+  if (ta === "bigint" && tb === "bigint") return checkInt((a as bigint) * (b as bigint));
+  if ((ta === "number" || ta === "bigint") && (tb === "number" || tb === "bigint")) {
+    return toDouble(a as number) * toDouble(b as number);
+  }
+  return operandError("*", a, b);
+}
+
+function numbers(op: string, a: Value, b: Value): void {
+  const ta = typeof a;
+  const tb = typeof b;
+  if (!((ta === "number" || ta === "bigint") && (tb === "number" || tb === "bigint"))) operandError(op, a, b);
+  if (b === 0n || b === 0) raise("ZeroDivisionError", op === "%" ? "modulo by zero" : "division by zero");
+}
+
+export function div(a: Value, b: Value): Value {
+  numbers("/", a, b);
+  return toDouble(a as number) / toDouble(b as number);
+}
+
+/** Floor division, rounding toward negative infinity like Python's `//`. */
+export function floorDiv(a: Value, b: Value): Value {
+  numbers("//", a, b);
+  if (typeof a === "bigint" && typeof b === "bigint") {
+    const q = a / b;
+    return checkInt(a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q);
+  }
+  return Math.floor(toDouble(a as number) / toDouble(b as number));
+}
+
+/** Remainder with the sign of the divisor, so that `a == (a // b) * b + a % b` holds as with `//`. */
+export function mod(a: Value, b: Value): Value {
+  numbers("%", a, b);
+  if (typeof a === "bigint" && typeof b === "bigint") {
+    const r = a % b;
+    return r !== 0n && r < 0n !== b < 0n ? r + b : r;
+  }
+  const x = toDouble(a as number);
+  const y = toDouble(b as number);
+  const r = x % y;
+  return r !== 0 && r < 0 !== y < 0 ? r + y : r;
+}
+
+export function neg(a: Value): Value {
+  if (typeof a === "bigint") return checkInt(-a);
+  if (typeof a === "number") return -a;
+  return raise("TypeError", `bad operand type for unary -: ${typeName(a)}`);
+}
+
+export function not(a: Value): Value {
+  if (typeof a !== "boolean")
+    raise("TypeError", `bad operand type for not: ${typeName(a)} (expected boolean)`);
+  return !a;
+}
+
+export function truth(a: Value, op: string): boolean {
+  if (typeof a !== "boolean") raise("TypeError", `operand of ${op} must be a boolean, got ${typeName(a)}`);
+  return a;
+}
+
+/** Ordering comparisons: numbers with numbers, strings with strings; anything else is a TypeError. */
+export function compare(op: "<" | "<=" | ">" | ">=", a: Value, b: Value): boolean {
+  const ta = typeof a;
+  const tb = typeof b;
+  let c: number;
+  if ((ta === "number" || ta === "bigint") && (tb === "number" || tb === "bigint")) {
+    c = compareNumbers(a as number, b as number);
+  } else if (ta === "string" && tb === "string") {
+    c = (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
+  } else {
+    return raise("TypeError", `'${op}' not supported between ${typeName(a)} and ${typeName(b)}`);
+  }
+  if (Number.isNaN(c)) return false;
+  switch (op) {
+    case "<":
+      return c < 0;
+    case "<=":
+      return c <= 0;
+    case ">":
+      return c > 0;
+    default:
+      return c >= 0;
+  }
+}
+
+export function eq(a: Value, b: Value): boolean {
+  return valuesEqual(a, b);
+}
+
+/** `x in list` tests membership; `key in map` tests for the key. */
+export function inOp(a: Value, b: Value): boolean {
+  if (Array.isArray(b)) {
+    for (const e of b) if (valuesEqual(a, e)) return true;
+    return false;
+  }
+  if (isMap(b)) {
+    if (typeof a !== "string")
+      raise("TypeError", `map keys are strings; cannot look up a ${typeName(a)} with 'in'`);
+    return hasKey(b, a);
+  }
+  return raise("TypeError", `'in' needs a list or a map on its right, got ${typeName(b)}`);
+}
+
+/** `obj.name` */
+export function member(obj: Value, name: string): Value {
+  if (!isMap(obj)) return raise("TypeError", `cannot read key "${name}" of a ${typeName(obj)}`);
+  const v = obj[name];
+  if (v === undefined && !hasKey(obj, name)) raise("KeyError", `key not found: ${name}`);
+  return v as Value;
+}
+
+/** `obj[index]`: a list with an int index in range, or a map with a string key. */
+export function index(obj: Value, idx: Value): Value {
+  if (Array.isArray(obj)) {
+    if (typeof idx !== "bigint")
+      return raise("TypeError", `list indices must be integers, got ${typeName(idx)}`);
+    if (idx < 0n || idx >= BigInt(obj.length)) raise("IndexError", `list index out of range: ${idx}`);
+    return obj[Number(idx)] as Value;
+  }
+  if (isMap(obj)) {
+    if (typeof idx !== "string") return raise("TypeError", `map keys must be strings, got ${typeName(idx)}`);
+    const v = obj[idx];
+    if (v === undefined && !hasKey(obj, idx)) raise("KeyError", `key not found: ${idx}`);
+    return v as Value;
+  }
+  return raise("TypeError", `cannot index a ${typeName(obj)}`);
+}
