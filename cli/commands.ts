@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerConfigCommands } from "./config.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { registerLocalCommands } from "./local.ts";
 import { registerRunsCommand } from "./runs.ts";
 import { registerTailCommand } from "./tail.ts";
 
@@ -8,6 +9,7 @@ import { registerTailCommand } from "./tail.ts";
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
   registerDemoCommand(program);
+  registerLocalCommands(program);
   registerRunsCommand(program);
   registerTailCommand(program);
 }
