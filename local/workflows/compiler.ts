@@ -93,6 +93,8 @@ interface BlockCtx {
   chain: Block[];
   loop: "none" | "for" | "parallel-for";
   parallel?: ParallelCtx;
+  /** Step names taken in this region; a for body and each parallel branch start a new one. */
+  names: Set<string>;
 }
 
 interface Target {
@@ -101,7 +103,6 @@ interface Target {
 }
 
 class RoutineCompiler {
-  readonly names = new Set<string>();
   readonly pending: Array<{ step: string; target: string; chain: Block[] }> = [];
 
   constructor(
@@ -130,7 +131,11 @@ class RoutineCompiler {
   value(v: unknown, step: string): Compiled {
     if (typeof v === "string") {
       const m = /^\$\{([\s\S]*)\}$/.exec(v);
-      if (!m) return constant(v);
+      if (!m) {
+        if (v.startsWith("${"))
+          this.problem(step, `unterminated expression ${v.slice(0, 60)}: a \${ must close with }`);
+        return constant(v);
+      }
       return this.expression(m[1] as string, step);
     }
     if (v === null || v === undefined) return constant(null);
@@ -234,7 +239,7 @@ class RoutineCompiler {
     return v;
   }
 
-  block(list: unknown, ctx: Omit<BlockCtx, "chain"> & { chain: Block[] }, where: string | undefined): Block {
+  block(list: unknown, ctx: BlockCtx, where: string | undefined): Block {
     const block: Block = { steps: [], index: new Map() };
     if (!Array.isArray(list) || list.length === 0) {
       this.problem(where, "steps must be a non-empty list of steps");
@@ -250,9 +255,9 @@ class RoutineCompiler {
         continue;
       }
       const [name, body] = Object.entries(item)[0] as [string, unknown];
-      if (this.names.has(name)) this.problem(name, `duplicate step name "${name}"`);
+      if (ctx.names.has(name)) this.problem(name, `duplicate step name "${name}"`);
       else block.index.set(name, block.steps.length);
-      this.names.add(name);
+      ctx.names.add(name);
       block.steps.push({ name, exec: this.step(name, body, inner) });
     }
     return block;
@@ -576,7 +581,7 @@ class RoutineCompiler {
       } else this.problem(name, "for.range must be a list of two numbers [start, end]");
     }
     const loop = parallel ? "parallel-for" : "for";
-    const body = this.block(raw.steps, { chain: [], loop, parallel: ctx.parallel }, name);
+    const body = this.block(raw.steps, { chain: [], loop, parallel: ctx.parallel, names: new Set() }, name);
     if (!value || !source) return undefined;
     return { value, index, source, body };
   }
@@ -664,15 +669,15 @@ class RoutineCompiler {
             continue;
           }
           const [id, bbody] = Object.entries(b)[0] as [string, unknown];
-          if (this.names.has(id)) this.problem(id, `duplicate step name "${id}"`);
-          this.names.add(id);
+          if (ctx.names.has(id)) this.problem(id, `duplicate step name "${id}"`);
+          ctx.names.add(id);
           if (!isPlainMap(bbody) || !Array.isArray(bbody.steps) || Object.keys(bbody).length !== 1) {
             this.problem(id, "a branch must be a map with only steps");
             continue;
           }
           branches.push({
             id,
-            block: this.block(bbody.steps, { chain: [], loop: "none", parallel: pctx }, id),
+            block: this.block(bbody.steps, { chain: [], loop: "none", parallel: pctx, names: new Set() }, id),
           });
         }
       }
@@ -712,8 +717,10 @@ class RoutineCompiler {
         try {
           await runBlock(block, scope, x);
         } catch (err) {
-          if (err instanceof WorkflowError) errors.push({ id, error: err.value });
-          else fatal ??= err;
+          // Nesting errors are about the workflow's shape, not a branch's work: they end the step as they are.
+          if (err instanceof WorkflowError && !hasTag(err.value, "ParallelNestingError")) {
+            errors.push({ id, error: err.value });
+          } else fatal ??= err;
         } finally {
           x.release(scope);
         }
@@ -916,6 +923,10 @@ class RoutineCompiler {
       predicate,
     });
   }
+}
+
+function hasTag(v: Value, tag: string): boolean {
+  return isMap(v) && Array.isArray(v.tags) && v.tags.includes(tag);
 }
 
 function rangeBound(v: Value, i: number): Value {
@@ -1133,7 +1144,7 @@ export function parseWorkflow(source: string, options: ParseOptions = {}): Workf
   for (const [name, def] of Object.entries(defs)) {
     if (!isPlainMap(def)) continue;
     const rc = new RoutineCompiler(name, def, c);
-    const body = rc.block(def.steps, { chain: [], loop: "none" }, undefined);
+    const body = rc.block(def.steps, { chain: [], loop: "none", names: new Set() }, undefined);
     for (const { step, target, chain } of rc.pending) {
       if (!chain.some((b) => b.index.has(target))) {
         rc.problem(

@@ -17,6 +17,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   connectors?: ConnectorRegistry;
   projectId?: string;
+  /** GOOGLE_CLOUD_PROJECT_NUMBER; a made-up number by default. */
+  projectNumber?: string;
   location?: string;
   workflowId?: string;
   revisionId?: string;
@@ -101,6 +103,7 @@ export function startExecution(program: WorkflowProgram, options: RunOptions = {
   const env = new Map<string, string>(Object.entries(options.env ?? {}));
   // Built-ins win over user variables, as the service reserves the GOOGLE_ prefix.
   env.set("GOOGLE_CLOUD_PROJECT_ID", options.projectId ?? "local-project");
+  env.set("GOOGLE_CLOUD_PROJECT_NUMBER", options.projectNumber ?? "000000000000");
   env.set("GOOGLE_CLOUD_LOCATION", options.location ?? "us-central1");
   env.set("GOOGLE_CLOUD_WORKFLOW_ID", options.workflowId ?? "workflow");
   env.set("GOOGLE_CLOUD_WORKFLOW_REVISION_ID", options.revisionId ?? "000001-local");

@@ -182,7 +182,7 @@ export function encodeJson(fn: string, value: Value, indent?: Value): string {
   try {
     return toJsonText(value, ind.indent, ind.prefix);
   } catch (err) {
-    if (err instanceof BytesNotJsonError) return raise("TypeError", `${fn}: ${err.message}`);
+    if (err instanceof BytesNotJsonError) return raise("ValueError", `${fn}: ${err.message}`);
     if (err instanceof ValueJsonError) return raise("ValueError", `${fn}: ${err.message}`);
     throw err;
   }
@@ -240,11 +240,9 @@ function findAll(args: (Value | undefined)[]): Value {
   const out: Value[] = [];
   if (sub.length === 0) return out;
   let at = src.indexOf(sub);
+  // Indices of non-overlapping occurrences, in code points (docs: find_all("00000", "00") is [0, 2]).
   while (at !== -1) {
-    const m = newMap();
-    m.index = BigInt(cpIndex(src, at));
-    m.match = sub;
-    out.push(m);
+    out.push(BigInt(cpIndex(src, at)));
     at = src.indexOf(sub, at + sub.length);
   }
   return out;
@@ -372,6 +370,7 @@ export const PURE_FUNCTIONS: FunctionDef[] = [
   def("keys", ["map"], 1, (a) => Object.keys(argMap("keys", "map", a[0]))),
   def("len", ["value"], 1, (a) => len(a[0])),
   def("type", ["value"], 1, (a) => typeName(a[0] as Value)),
+  def("get_type", ["value"], 1, (a) => typeName(a[0] as Value)),
   def("int", ["value"], 1, (a) => toInt(a[0])),
   def("double", ["value"], 1, (a) => toDouble(a[0])),
   def("string", ["value"], 1, (a) => toStr(a[0])),
@@ -546,8 +545,9 @@ export const PURE_FUNCTIONS: FunctionDef[] = [
     const name = argString("sys.get_env", "name", a[0]);
     const v = ex.env.get(name);
     if (v !== undefined) return v;
-    if (a[1] !== undefined) return a[1];
-    return raise("KeyError", `environment variable not found: ${name}`);
+    // Without a default, an unset variable reads as null (docs, stdlib sys.get_env).
+    if (a[1] === undefined || a[1] === null) return null;
+    return argString("sys.get_env", "default", a[1]);
   }),
   def("sys.now", [], 0, (_a, ex) => ex.clock.now() / 1000),
 ];
