@@ -1,0 +1,64 @@
+import { Construct } from "constructs";
+import type { ClientConfig, PlatformConfig } from "../../core/config/schema.ts";
+import { topicName } from "../../core/ids.ts";
+import { platformAccountId, serviceAccountEmail, serviceAccountMember } from "../names.ts";
+import { ClientPrincipals } from "./client-principals.ts";
+import { ClientSchedule } from "./client-schedule.ts";
+import { ClientStorageAccess } from "./client-storage-access.ts";
+import { ClientTopic, subscribersOf } from "./client-topic.ts";
+import { ClientTrigger } from "./client-trigger.ts";
+
+export interface ClientLaneProps {
+  platform: PlatformConfig;
+  client: ClientConfig;
+}
+
+/**
+ * Everything one client has: its principals and their bucket access, its upload trigger, its result topic
+ * and, when it has a schedule, its scheduler job. Platform resources are named, not referenced (names.ts),
+ * so the lane deploys on its own once the platform exists.
+ */
+export class ClientLane extends Construct {
+  readonly principals: ClientPrincipals;
+
+  constructor(scope: Construct, id: string, props: ClientLaneProps) {
+    super(scope, id);
+    const { platform, client } = props;
+    const { project, region, product, bucket } = platform;
+    const platformEmail = (role: "notify" | "trigger" | "scheduler") =>
+      serviceAccountEmail(platformAccountId(product, role), project);
+
+    this.principals = new ClientPrincipals(this, "principals", { project, product, client });
+    new ClientStorageAccess(this, "storage", {
+      bucket,
+      product,
+      client: client.id,
+      principals: this.principals.members,
+    });
+    new ClientTrigger(this, "uploads", {
+      project,
+      region,
+      bucket,
+      product,
+      client: client.id,
+      serviceAccountEmail: platformEmail("trigger"),
+    });
+    new ClientTopic(this, "results", {
+      project,
+      topic: topicName(product, client.id),
+      publisher: serviceAccountMember(platformEmail("notify")),
+      subscribers: subscribersOf(this.principals.members, client.subscribers),
+      pullSubscription: client.pullSubscription,
+    });
+    if (client.schedule) {
+      new ClientSchedule(this, "schedule", {
+        project,
+        region,
+        product,
+        client: client.id,
+        schedule: client.schedule,
+        serviceAccountEmail: platformEmail("scheduler"),
+      });
+    }
+  }
+}

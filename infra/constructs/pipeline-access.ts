@@ -1,0 +1,100 @@
+import { ArtifactRegistryRepositoryIamMember } from "@cdktf/provider-google/lib/artifact-registry-repository-iam-member/index.js";
+import { SecretManagerSecretIamMember } from "@cdktf/provider-google/lib/secret-manager-secret-iam-member/index.js";
+import { ServiceAccountIamMember } from "@cdktf/provider-google/lib/service-account-iam-member/index.js";
+import { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucket-iam-member/index.js";
+import { Construct } from "constructs";
+import { ROLES } from "../iam.ts";
+import type { ArtifactRepository } from "./artifact-repository.ts";
+import type { PlatformBucket } from "./platform-bucket.ts";
+import type { ServiceAccounts } from "./service-accounts.ts";
+
+/** A Secret Manager secret a job reads, from `projects/P/secrets/S/versions/V`. */
+export interface SecretRef {
+  project: string;
+  secret: string;
+}
+
+/** The distinct secrets behind a list of version refs, in a stable order. */
+export function secretsOf(versionRefs: Iterable<string>): SecretRef[] {
+  const byKey = new Map<string, SecretRef>();
+  for (const ref of versionRefs) {
+    const m = /^projects\/([^/]+)\/secrets\/([^/]+)\/versions\/[^/]+$/.exec(ref);
+    if (!m?.[1] || !m[2]) continue;
+    byKey.set(`${m[1]}/${m[2]}`, { project: m[1], secret: m[2] });
+  }
+  return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, s]) => s);
+}
+
+export interface PipelineAccessProps {
+  accounts: ServiceAccounts;
+  bucket: PlatformBucket;
+  repository: ArtifactRepository;
+  /** Bucket holding the function bundles (not managed here: it exists before the first deploy). */
+  functionsBucket: string;
+  /** Secrets any client's jobs read (platform defaults and client overrides). */
+  secrets: readonly SecretRef[];
+}
+
+/**
+ * Grants among the platform's own parts, each on the one resource it concerns: the data bucket, the image
+ * repository, the bundle bucket, the worker account and the jobs' secrets. Invoking the functions is
+ * granted next to the functions (PipelineFunctions).
+ *
+ * Secret grants live here, not in client stacks, because two clients may share a secret: the same
+ * `*_iam_member` in two states would be removed by whichever stack is destroyed first.
+ */
+export class PipelineAccess extends Construct {
+  constructor(scope: Construct, id: string, props: PipelineAccessProps) {
+    super(scope, id);
+    const { accounts } = props;
+    const bucket = props.bucket.bucket.name;
+
+    // Batch tasks read inputs and write outputs, errors and task records; plan and notify read inputs and
+    // write claims, manifests and summaries. objectUser is create/get/list/update/delete on objects only.
+    for (const role of ["worker", "plan", "notify"] as const) {
+      new StorageBucketIamMember(this, `bucket-${role}`, {
+        bucket,
+        role: ROLES.storageObjectUser,
+        member: accounts.member(role),
+      });
+    }
+
+    new ArtifactRegistryRepositoryIamMember(this, "repository-worker", {
+      project: props.repository.repository.project,
+      location: props.repository.repository.location,
+      repository: props.repository.repository.name,
+      role: ROLES.artifactReader,
+      member: accounts.member("worker"),
+    });
+    new ArtifactRegistryRepositoryIamMember(this, "repository-builder", {
+      project: props.repository.repository.project,
+      location: props.repository.repository.location,
+      repository: props.repository.repository.name,
+      role: ROLES.artifactWriter,
+      member: accounts.member("builder"),
+    });
+
+    // The function build reads the bundle the release uploaded.
+    new StorageBucketIamMember(this, "functions-bucket-builder", {
+      bucket: props.functionsBucket,
+      role: ROLES.storageObjectViewer,
+      member: accounts.member("builder"),
+    });
+
+    // Creating a Batch job that runs as the worker account needs actAs on that account, and only that one.
+    new ServiceAccountIamMember(this, "worker-actas-workflow", {
+      serviceAccountId: accounts.accounts.worker.name,
+      role: ROLES.serviceAccountUser,
+      member: accounts.member("workflow"),
+    });
+
+    for (const secret of props.secrets) {
+      new SecretManagerSecretIamMember(this, `secret-${secret.project}-${secret.secret}`, {
+        project: secret.project,
+        secretId: secret.secret,
+        role: ROLES.secretAccessor,
+        member: accounts.member("worker"),
+      });
+    }
+  }
+}
