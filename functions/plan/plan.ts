@@ -1,0 +1,404 @@
+import type { Bucket, Storage } from "@google-cloud/storage";
+import type { BatchlineConfig } from "../../core/config/load.ts";
+import { maxInputFailuresFor, resolveJobSettings } from "../../core/config/load.ts";
+import type { ClientConfig, ResolvedJobSettings } from "../../core/config/schema.ts";
+import { BatchlineError } from "../../core/errors.ts";
+import { batchJobId, runId as computeRunId } from "../../core/ids.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Trigger } from "../../core/messages.ts";
+import { areaPrefix, gsUri, runRecordName } from "../../core/naming.ts";
+import { type ClaimMetadata, MANIFEST_SHARD_SIZE, type Manifest, manifestSchema } from "../../core/runs.ts";
+import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
+import { BadRequestError } from "../shared/errors.ts";
+import { listObjects, readJson } from "../shared/gcs.ts";
+import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
+import { readShards } from "../shared/manifest.ts";
+import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
+import { compareGenerations, type Decision, type InputObject, planInputs } from "./pending.ts";
+import type { PlanRequest } from "./request.ts";
+
+export interface PlanDeps {
+  storage: Storage;
+  config: BatchlineConfig;
+  now: () => Date;
+  logger: Logger;
+}
+
+export type RunMode = Manifest["mode"];
+
+/** A planned (or found) run: what the workflow needs to create and watch the Batch job. */
+export interface PlannedRun {
+  runId: string;
+  jobId: string;
+  taskCount: number;
+  inputCount: number;
+  rejectedCount: number;
+  manifestUri: string;
+  mode: RunMode;
+  job: ResolvedJobSettings;
+  plannedAt: string;
+}
+
+/** Nothing pending (event and sweep runs): no run, no job, no message. */
+export interface NothingToDo {
+  runId: null;
+  taskCount: 0;
+  inputCount: 0;
+  rejectedCount: 0;
+}
+
+export type PlanResponse = PlannedRun | NothingToDo;
+
+const NOTHING: NothingToDo = { runId: null, taskCount: 0, inputCount: 0, rejectedCount: 0 };
+
+/** `event` for uploads; a schedule runs in its configured mode; a manual start sweeps. */
+export function modeFor(trigger: Trigger, client: ClientConfig): RunMode {
+  if (trigger.type === "event") return "event";
+  if (trigger.type === "schedule") return client.schedule?.mode ?? "sweep";
+  return "sweep";
+}
+
+/** An `always` run with no inputs still runs one input-less task; otherwise one task per input. */
+export function taskCountFor(mode: RunMode, inputCount: number): number {
+  return inputCount > 0 ? inputCount : mode === "always" ? 1 : 0;
+}
+
+function answer(
+  manifest: Manifest,
+  bucket: string,
+  headerName: string,
+  job: ResolvedJobSettings,
+): PlannedRun {
+  return {
+    runId: manifest.runId,
+    jobId: manifest.jobId,
+    taskCount: manifest.taskCount,
+    inputCount: manifest.inputCount,
+    rejectedCount: manifest.rejected.length,
+    manifestUri: gsUri(bucket, headerName),
+    mode: manifest.mode,
+    job,
+    plannedAt: manifest.plannedAt,
+  };
+}
+
+interface Rejection {
+  object: string;
+  generation: string;
+  reason: string;
+  claim: string;
+  claimGeneration: string;
+  failures: number;
+}
+
+/**
+ * Plans a run of one client: claims its pending inputs and writes the manifest (shards first, the header
+ * last and only if absent). The same request always plans, or finds, the same run; see
+ * docs/architecture.md "Guarantees".
+ */
+export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanResponse> {
+  const { platform } = deps.config;
+  const client = deps.config.clients.get(request.client);
+  if (client === undefined) {
+    const known = [...deps.config.clients.keys()].join(", ") || "none";
+    throw new BadRequestError(`unknown client "${request.client}" (configured clients: ${known})`, "client");
+  }
+  const product = platform.product;
+  const mode = modeFor(request.trigger, client);
+  const runId = computeRunId({
+    product,
+    client: client.id,
+    trigger: request.trigger.type,
+    key: request.runKey,
+  });
+  const jobId = batchJobId(product, client.id, runId);
+  const job = resolveJobSettings(platform, client);
+  const bucket = deps.storage.bucket(platform.bucket);
+  const headerName = runRecordName(product, client.id, runId, "manifest.json");
+  const runPrefix = runRecordName(product, client.id, runId, "");
+  const logger = deps.logger.child({ client: client.id, runId });
+
+  const existing = await readJson(bucket.file(headerName), manifestSchema);
+  if (existing !== null) {
+    logger.info({ taskCount: existing.taskCount }, "run already planned; returning its manifest");
+    return answer(existing, platform.bucket, headerName, job);
+  }
+
+  const now = deps.now();
+  const [inputs, claimObjects] = await Promise.all([
+    listObjects(bucket, areaPrefix(product, client.id, "inputs")),
+    listObjects(bucket, areaPrefix(product, client.id, "claims")),
+  ]);
+  const claims = new Map<string, ClaimRead>(
+    claimObjects.map((o) => [o.name, parseClaim(o.generation, o.metadata)]),
+  );
+  const decisions = planInputs(
+    inputs.map((o): InputObject => ({ name: o.name, generation: o.generation, size: o.size })),
+    claims,
+    {
+      product,
+      client: client.id,
+      runId,
+      now,
+      maxInputFailures: maxInputFailuresFor(platform, client),
+      maxInputBytes: platform.maxInputBytes,
+      maxInputsPerRun: platform.maxInputsPerRun,
+    },
+  );
+  for (const bad of decisions.invalidClaims) {
+    logger.error(
+      { input: bad.input.name, claim: bad.claimName, problem: bad.problem },
+      `input ${bad.input.name} is not planned: its claim ${bad.claimName} is not a valid claim (${bad.problem}); fix or delete the claim object`,
+    );
+  }
+  if (decisions.deferred > 0) {
+    logger.info(
+      { deferred: decisions.deferred },
+      `${decisions.deferred} pending inputs wait for a later run (maxInputsPerRun)`,
+    );
+  }
+  const anything =
+    decisions.ours.length +
+      decisions.oursRejected.length +
+      decisions.toClaim.length +
+      decisions.toReject.length >
+    0;
+  if (!anything && mode !== "always") {
+    logger.info({ skipped: decisions.skipped.length }, "nothing pending");
+    return NOTHING;
+  }
+
+  const lease = leaseExpiresAt(now, job);
+  const running = (generation: string, failures: number): ClaimMetadata => ({
+    state: "running",
+    inputGeneration: generation,
+    runId,
+    failures: String(failures),
+    leaseExpiresAt: lease,
+    reason: "",
+  });
+
+  const claimed = await mapLimit(decisions.toClaim, STORAGE_CONCURRENCY, async (d) => {
+    const generation = d.input.generation;
+    const written = await writeClaim(
+      bucket,
+      d.claimName,
+      d.input.name,
+      running(generation, d.failures),
+      d.ifGenerationMatch,
+    );
+    const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "running", generation));
+    if (claimGeneration === null) {
+      logger.debug({ input: d.input.name }, "another run claimed this input first");
+      return null;
+    }
+    return held(d, generation, claimGeneration, d.failures);
+  });
+
+  const refused = await mapLimit(
+    decisions.toReject,
+    STORAGE_CONCURRENCY,
+    async (d): Promise<Rejection | null> => {
+      const generation = d.input.generation;
+      const poison: ClaimMetadata = {
+        state: "poison",
+        inputGeneration: generation,
+        runId,
+        failures: String(d.failures),
+        leaseExpiresAt: now.toISOString(),
+        reason: d.reason,
+      };
+      const written = await writeClaim(bucket, d.claimName, d.input.name, poison, d.ifGenerationMatch);
+      const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "poison", generation));
+      if (claimGeneration === null) return null;
+      logger.warn({ input: d.input.name, reason: d.reason }, `refused input ${d.input.name}: ${d.reason}`);
+      return {
+        object: d.input.name,
+        generation,
+        reason: d.reason,
+        claim: d.claimName,
+        claimGeneration,
+        failures: d.failures,
+      };
+    },
+  );
+
+  const heldInputs: HeldInput[] = [
+    ...decisions.ours.map((d) => held(d, d.generation, d.claimGeneration, d.failures)),
+    ...claimed.filter((h): h is HeldInput => h !== null),
+  ].sort((a, b) => compareGenerations(a.generation, b.generation) || (a.object < b.object ? -1 : 1));
+  const rejections: Rejection[] = [
+    ...decisions.oursRejected.map((d) => ({
+      object: d.input.name,
+      generation: d.generation,
+      reason: d.reason,
+      claim: d.claimName,
+      claimGeneration: d.claimGeneration,
+      failures: d.failures,
+    })),
+    ...refused.filter((r): r is Rejection => r !== null),
+  ];
+  if (heldInputs.length === 0 && rejections.length === 0 && mode !== "always") {
+    logger.info("every pending input was claimed by another run first; nothing to do");
+    return NOTHING;
+  }
+
+  const written = await writeShards(bucket, runPrefix, runId, heldInputs, MANIFEST_SHARD_SIZE);
+  await release(
+    bucket,
+    written.left,
+    runId,
+    now,
+    "another attempt of the same run wrote its manifest first",
+    logger,
+  );
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    product,
+    client: client.id,
+    bucket: platform.bucket,
+    runId,
+    jobId,
+    trigger: request.trigger,
+    plannedAt: now.toISOString(),
+    processor: job.processor,
+    mode,
+    inputCount: written.inputs.length,
+    taskCount: taskCountFor(mode, written.inputs.length),
+    rejected: rejections.map((r) => ({ object: r.object, generation: r.generation, reason: r.reason })),
+    shardSize: MANIFEST_SHARD_SIZE,
+    shards: written.shards,
+  };
+  if (await writeHeader(bucket, headerName, manifest)) {
+    logger.info(
+      { inputCount: manifest.inputCount, taskCount: manifest.taskCount, rejected: rejections.length, mode },
+      `planned run ${runId}: ${manifest.inputCount} inputs, ${rejections.length} refused`,
+    );
+    return answer(manifest, platform.bucket, headerName, job);
+  }
+
+  // An identical call wrote the header first. Its manifest is the run; let go of what it does not list.
+  const winner = await readJson(bucket.file(headerName), manifestSchema);
+  if (winner === null) {
+    throw new BatchlineError(`${gsUri(platform.bucket, headerName)} vanished after it was written`, {
+      retryable: true,
+    });
+  }
+  const listed = new Set((await readShards(bucket, winner)).map((i) => `${i.object}#${i.generation}`));
+  const stranded = heldInputs.filter((h) => !listed.has(`${h.object}#${h.generation}`));
+  await release(
+    bucket,
+    stranded,
+    runId,
+    now,
+    "an identical plan call wrote the run's manifest first",
+    logger,
+  );
+  const reported = new Set(winner.rejected.map((r) => `${r.object}#${r.generation}`));
+  const unreported = rejections.filter((r) => !reported.has(`${r.object}#${r.generation}`));
+  await unreject(bucket, unreported, runId, now, logger);
+  logger.info("an identical plan call wrote the manifest first; returning it");
+  return answer(winner, platform.bucket, headerName, job);
+}
+
+function held(
+  d: Extract<Decision, { kind: "ours" | "claim" }>,
+  generation: string,
+  claimGeneration: string,
+  failures: number,
+): HeldInput {
+  return {
+    object: d.input.name,
+    generation,
+    size: d.input.size,
+    output: d.names.output,
+    errors: d.names.errors,
+    claim: d.claimName,
+    claimGeneration,
+    failures,
+  };
+}
+
+/**
+ * After a lost compare-and-swap: did our own write land anyway (a retried request whose first try
+ * succeeded), or an identical plan call's? Returns the claim's generation when this run holds it as wanted.
+ */
+async function heldByUs(
+  bucket: Bucket,
+  claimName: string,
+  runId: string,
+  state: ClaimMetadata["state"],
+  generation: string,
+): Promise<string | null> {
+  const now = await readClaim(bucket, claimName);
+  if (
+    now?.valid &&
+    now.claim.runId === runId &&
+    now.claim.state === state &&
+    now.claim.inputGeneration === generation
+  ) {
+    return now.generation;
+  }
+  return null;
+}
+
+/** Gives claims this run holds but will not process back as pending, failures unchanged. */
+async function release(
+  bucket: Bucket,
+  inputs: readonly HeldInput[],
+  runId: string,
+  now: Date,
+  why: string,
+  logger: Logger,
+): Promise<void> {
+  await mapLimit(inputs, STORAGE_CONCURRENCY, async (h) => {
+    const ok = await writeClaim(
+      bucket,
+      h.claim,
+      h.object,
+      {
+        state: "failed",
+        inputGeneration: h.generation,
+        runId,
+        failures: String(h.failures),
+        leaseExpiresAt: now.toISOString(),
+        reason: `released by run ${runId} without processing: ${why}`,
+      },
+      h.claimGeneration,
+    );
+    logger.info({ input: h.object, released: ok !== null }, `released ${h.object}: ${why}`);
+  });
+}
+
+/**
+ * A refusal the winning manifest does not list would never be reported: undo its count and make it pending,
+ * so the next run refuses and reports it.
+ */
+async function unreject(
+  bucket: Bucket,
+  rejections: readonly Rejection[],
+  runId: string,
+  now: Date,
+  logger: Logger,
+): Promise<void> {
+  await mapLimit(rejections, STORAGE_CONCURRENCY, async (r) => {
+    const ok = await writeClaim(
+      bucket,
+      r.claim,
+      r.object,
+      {
+        state: "failed",
+        inputGeneration: r.generation,
+        runId,
+        failures: String(Math.max(0, r.failures - 1)),
+        leaseExpiresAt: now.toISOString(),
+        reason: `refusal not reported by run ${runId} (an identical plan call wrote the manifest first): ${r.reason}`,
+      },
+      r.claimGeneration,
+    );
+    logger.info(
+      { input: r.object, released: ok !== null },
+      `left ${r.object} for the next run to refuse and report`,
+    );
+  });
+}
