@@ -1,0 +1,236 @@
+import type { PubSub } from "@google-cloud/pubsub";
+import type { Bucket, Storage } from "@google-cloud/storage";
+import type { BatchlineConfig } from "../../core/config/load.ts";
+import { maxInputFailuresFor } from "../../core/config/load.ts";
+import { BatchlineError, ObjectNameError } from "../../core/errors.ts";
+import { topicName } from "../../core/ids.ts";
+import type { Logger } from "../../core/logger.ts";
+import { type ResultMessageV1, resultMessageAttributes, resultMessageV1Schema } from "../../core/messages.ts";
+import { gsUri, parseGsUri, runRecordName } from "../../core/naming.ts";
+import {
+  type ManifestInput,
+  manifestSchema,
+  type Summary,
+  summarySchema,
+  type TaskRecord,
+  taskRecordSchema,
+} from "../../core/runs.ts";
+import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
+import { BadRequestError } from "../shared/errors.ts";
+import { InvalidRecordError, readJson, readJsonVersioned, writeJsonIfGeneration } from "../shared/gcs.ts";
+import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
+import { readShards } from "../shared/manifest.ts";
+import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
+import { type JobOutcome, outcomeOf, type RecordRead, settle } from "./outcomes.ts";
+import { DEFAULT_RETRY, publishJson, type RetryPolicy } from "./publish.ts";
+import type { NotifyRequest } from "./request.ts";
+
+export interface NotifyDeps {
+  storage: Storage;
+  pubsub: PubSub;
+  config: BatchlineConfig;
+  now: () => Date;
+  logger: Logger;
+  /** Backoff for transient publish errors. */
+  publishRetry?: RetryPolicy;
+}
+
+export interface NotifyResponse {
+  status: ResultMessageV1["status"];
+  messageId: string;
+  summaryUri: string;
+  counts: ResultMessageV1["counts"];
+}
+
+/** Task records are small; read more of them at once than we write claims. */
+const RECORD_CONCURRENCY = 32;
+
+/**
+ * Ends a run: reads its manifest and task records, settles the claims, writes `summary.json` and publishes
+ * the v1 result message. Idempotent: once the summary exists its message is the run's message, published
+ * again (same content) only if no publish was recorded.
+ */
+export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<NotifyResponse> {
+  const { platform } = deps.config;
+  const client = deps.config.clients.get(request.client);
+  if (client === undefined) {
+    const known = [...deps.config.clients.keys()].join(", ") || "none";
+    throw new BadRequestError(`unknown client "${request.client}" (configured clients: ${known})`, "client");
+  }
+  const product = platform.product;
+  const { runId } = request;
+  const headerName = runRecordName(product, client.id, runId, "manifest.json");
+  checkManifestUri(request.manifestUri, gsUri(platform.bucket, headerName));
+  const bucket = deps.storage.bucket(platform.bucket);
+  const summaryName = runRecordName(product, client.id, runId, "summary.json");
+  const summaryFile = bucket.file(summaryName);
+  const logger = deps.logger.child({ client: client.id, runId });
+  const publish = (summary: Summary) =>
+    publishJson(
+      deps.pubsub,
+      topicName(product, client.id),
+      summary.message,
+      resultMessageAttributes(resultMessageV1Schema.parse(summary.message)),
+      deps.publishRetry ?? DEFAULT_RETRY,
+    );
+
+  const existing = await readJsonVersioned(summaryFile, summarySchema);
+  if (existing !== null) {
+    logger.info({ messageId: existing.value.messageId }, "run already summarised");
+    return finish(bucket, summaryName, existing, publish, logger);
+  }
+
+  const manifest = await readJson(bucket.file(headerName), manifestSchema);
+  if (manifest === null) {
+    throw new BadRequestError(
+      `run ${runId} has no manifest: ${request.manifestUri} does not exist`,
+      "manifestUri",
+    );
+  }
+  if (manifest.runId !== runId || manifest.client !== client.id || manifest.product !== product) {
+    throw new InvalidRecordError(
+      request.manifestUri,
+      `describes run ${manifest.runId} of ${manifest.product}/${manifest.client}`,
+    );
+  }
+  const now = deps.now();
+  const job: JobOutcome = { jobState: request.jobState, jobError: request.jobError ?? null };
+  const inputs = await readShards(bucket, manifest);
+  const records = await mapLimit(
+    Array.from({ length: manifest.taskCount }, (_, i) => i),
+    RECORD_CONCURRENCY,
+    (i) => readTaskRecord(bucket, runRecordName(product, client.id, runId, `tasks/${i}.json`)),
+  );
+  const maxFailures = maxInputFailuresFor(platform, client);
+
+  const settled = await mapLimit(inputs, STORAGE_CONCURRENCY, async (input): Promise<SummaryInput> => {
+    const outcome = outcomeOf(input, records[input.index] ?? { kind: "missing" }, job);
+    for (let attempt = 0; ; attempt++) {
+      const claim = await readClaim(bucket, input.claim);
+      const settlement = settle(outcome, claim, runId, maxFailures, now);
+      if (settlement.write === null || claim === null) {
+        return summaryInput(outcome, settlement.failures, settlement.poison);
+      }
+      const ok = await writeClaim(bucket, input.claim, input.object, settlement.write, claim.generation);
+      if (ok !== null) return summaryInput(outcome, settlement.failures, settlement.poison);
+      // The claim changed under us (an identical notify, or a takeover): decide again from what it is now.
+      if (attempt >= 3)
+        throw new BatchlineError(`claim ${input.claim} keeps changing under notify`, { retryable: true });
+    }
+  });
+  const rejectedFailures = await mapLimit(manifest.rejected, STORAGE_CONCURRENCY, async (r) => {
+    const claim = await readClaim(bucket, claimNameFor(product, client.id, r.object));
+    return claim?.valid === true && claim.claim.inputGeneration === r.generation
+      ? Number(claim.claim.failures)
+      : 1;
+  });
+
+  const read = records.filter((r) => r.kind === "ok").map((r) => r.record);
+  const counted = manifest.inputCount === 0 ? read : read.filter((r) => matches(r, inputs[r.index]));
+  const starts = read.map((r) => r.startedAt).sort((a, b) => Date.parse(a) - Date.parse(b));
+  const summaryInputs = [...settled, ...rejectedInputs(manifest, rejectedFailures)];
+  const message = buildMessage({
+    manifest,
+    inputs: summaryInputs,
+    jobId: request.jobId,
+    job,
+    records: counted.reduce((n, r) => n + r.records, 0),
+    badRecords: counted.reduce((n, r) => n + r.badRecords, 0),
+    startedAt: request.startedAt ?? starts[0] ?? null,
+    finishedAt: now,
+  });
+  const summary: Summary = summarySchema.parse({
+    schemaVersion: 1,
+    runId,
+    jobId: request.jobId,
+    jobState: request.jobState,
+    inputs: summaryInputs,
+    message,
+    messageId: null,
+  } satisfies Summary);
+  const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
+  if (generation === null) {
+    // An identical notify wrote its summary first: that one is the run's.
+    const theirs = await readJsonVersioned(summaryFile, summarySchema);
+    if (theirs === null)
+      throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
+    return finish(bucket, summaryName, theirs, publish, logger);
+  }
+  logger.info(
+    { status: message.status, counts: message.counts },
+    `run ${runId} ${message.status}: ${message.counts.succeeded} of ${message.counts.inputs} inputs succeeded`,
+  );
+  return finish(bucket, summaryName, { value: summary, generation }, publish, logger);
+}
+
+/** A task record counts toward the totals only when it is about the input its task was given. */
+function matches(record: TaskRecord, input: ManifestInput | undefined): boolean {
+  return (
+    input !== undefined &&
+    record.input.object === input.object &&
+    record.input.generation === input.generation
+  );
+}
+
+function checkManifestUri(given: string, expected: string): void {
+  try {
+    parseGsUri(given);
+  } catch (err) {
+    if (err instanceof ObjectNameError)
+      throw new BadRequestError(`field "manifestUri" ${err.message}`, "manifestUri");
+    throw err;
+  }
+  if (given !== expected) {
+    throw new BadRequestError(
+      `field "manifestUri" must be ${expected} for this client and run (got ${given})`,
+      "manifestUri",
+    );
+  }
+}
+
+async function readTaskRecord(bucket: Bucket, name: string): Promise<RecordRead> {
+  try {
+    const record = await readJson(bucket.file(name), taskRecordSchema);
+    return record === null ? { kind: "missing" } : { kind: "ok", record };
+  } catch (err) {
+    if (err instanceof InvalidRecordError) return { kind: "invalid", problem: err.message };
+    throw err;
+  }
+}
+
+/** Publishes the summary's message unless a publish is already recorded, then records the message id. */
+async function finish(
+  bucket: Bucket,
+  summaryName: string,
+  stored: { value: Summary; generation: string },
+  publish: (summary: Summary) => Promise<string>,
+  logger: Logger,
+): Promise<NotifyResponse> {
+  const message = resultMessageV1Schema.parse(stored.value.message);
+  const answer = (messageId: string): NotifyResponse => ({
+    status: message.status,
+    messageId,
+    summaryUri: gsUri(bucket.name, summaryName),
+    counts: message.counts,
+  });
+  if (stored.value.messageId !== null) return answer(stored.value.messageId);
+  const messageId = await publish(stored.value);
+  logger.info({ messageId }, `published the result of run ${stored.value.runId}`);
+  let current = stored;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const written = await writeJsonIfGeneration(
+      bucket.file(summaryName),
+      { ...current.value, messageId },
+      current.generation,
+    );
+    if (written !== null) return answer(messageId);
+    const now = await readJsonVersioned(bucket.file(summaryName), summarySchema);
+    if (now === null) break;
+    // A concurrent notify published too and recorded its id first: Pub/Sub is at-least-once anyway.
+    if (now.value.messageId !== null) return answer(now.value.messageId);
+    current = now;
+  }
+  throw new BatchlineError(`could not record message ${messageId} in ${gsUri(bucket.name, summaryName)}`, {
+    retryable: true,
+  });
+}
