@@ -92,10 +92,8 @@ function networkError(err: unknown, url: string): never {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? "";
   const failed = ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ERR_INVALID_URL"];
-  if (
-    failed.includes(code) ||
-    ((err as Error).name === "TypeError" && /invalid url/i.test((err as Error).message))
-  ) {
+  // fetch also refuses, without connecting, the ports on the Fetch standard's "bad port" list.
+  if (failed.includes(code) || cause?.message === "bad port") {
     return raise("ConnectionFailedError", `could not connect to ${url}: ${code || (err as Error).message}`);
   }
   return raise("ConnectionError", `connection to ${url} failed: ${cause?.message ?? (err as Error).message}`);
