@@ -4,6 +4,7 @@ import { registerDemoCommand } from "./demo.ts";
 import { registerLocalCommands } from "./local.ts";
 import { registerRunsCommand } from "./runs.ts";
 import { registerTailCommand } from "./tail.ts";
+import { registerWorkflowsCommands } from "./workflows.ts";
 
 /** Every command group; later parts add theirs here. */
 export function registerCommands(program: Command): void {
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerLocalCommands(program);
   registerRunsCommand(program);
   registerTailCommand(program);
+  registerWorkflowsCommands(program);
 }
