@@ -110,20 +110,27 @@ function* causeChain(err: unknown): Generator<unknown> {
 
 /** One line about an error for the task record: its message, plus the code or status when it adds something. */
 export function describeError(err: unknown): string {
-  let text: string;
-  if (err instanceof Error) {
-    text = err.message || err.name;
-    const code = (err as { code?: unknown }).code;
-    if ((typeof code === "string" || typeof code === "number") && !text.includes(String(code))) {
-      text = `${text} (${code})`;
-    }
-    if (!(err instanceof BatchlineError) && err.cause instanceof Error) {
-      const inner = describeError(err.cause);
-      if (!text.includes(inner)) text = `${text}: ${inner}`;
-    }
-  } else {
-    text = String(err);
+  const parts: string[] = [];
+  let current: unknown = err;
+  const seen = new Set<unknown>();
+  // Follow causes a few levels (not through a BatchlineError, whose message already says it all).
+  while (current !== undefined && !seen.has(current) && parts.length < 4) {
+    seen.add(current);
+    const text = oneError(current);
+    if (!parts.some((p) => p.includes(text))) parts.push(text);
+    if (!(current instanceof Error) || current instanceof BatchlineError) break;
+    current = current.cause;
   }
-  text = text.replace(/\s+/g, " ").trim();
+  const text = parts.join(": ").replace(/\s+/g, " ").trim();
   return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 3)}...` : text;
+}
+
+function oneError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const text = err.message || err.name;
+  const code = (err as { code?: unknown }).code;
+  if ((typeof code === "string" || typeof code === "number") && !text.includes(String(code))) {
+    return `${text} (${code})`;
+  }
+  return text;
 }

@@ -1,4 +1,5 @@
 import type { Bucket, File, Storage } from "@google-cloud/storage";
+import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { gsUri, runRecordName } from "../core/naming.ts";
 import { EXIT, type ManifestInput, type TaskRecord } from "../core/runs.ts";
@@ -125,8 +126,10 @@ export async function runTask(
   } catch (err) {
     const verdict = classifyError(err);
     const exitCode = exitCodeFor(verdict);
+    // A deliberate error's message says it all; a stack trace only helps with the unexpected ones.
+    const detail = err instanceof BatchlineError ? { errorType: err.name } : { err };
     log.error(
-      { err, retryable: verdict.retryable, exitCode },
+      { ...detail, retryable: verdict.retryable, exitCode },
       `task failed (${verdict.retryable ? "retryable" : "permanent"}): ${verdict.reason}`,
     );
     if (!located) return { exitCode, record: null, recordWritten: false };

@@ -1,0 +1,54 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { EXIT } from "../../../core/runs.ts";
+import { buildWorkerBundle } from "../../../worker/build.ts";
+
+// The bundle is built into a directory with no node_modules above it, so it can only run if it is whole.
+const dir = mkdtempSync(join(tmpdir(), "batchline-worker-bundle-"));
+const bundle = join(dir, "worker.js");
+
+beforeAll(async () => {
+  await buildWorkerBundle(bundle);
+}, 60_000);
+
+function runBundle(env: Record<string, string>) {
+  return spawnSync(process.execPath, [bundle], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+
+describe("worker bundle (worker/build.ts)", () => {
+  it("is one self-contained ESM file", () => {
+    const text = readFileSync(bundle, "utf8");
+    expect(text.length).toBeGreaterThan(100_000);
+    expect(text).not.toMatch(/from "(\.\.?\/|@google-cloud\/|zod|pino)/);
+  });
+
+  it("exits 3 with a message naming the variables when the environment is bad", () => {
+    const result = runBundle({});
+    expect(result.status).toBe(EXIT.PERMANENT);
+    const entry = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
+    expect(entry.severity).toBe("ERROR");
+    expect(entry.message).toBe(
+      "task failed (permanent): bad environment: BATCH_TASK_INDEX is missing; BATCH_TASK_COUNT is missing; " +
+        "BATCHLINE_MANIFEST_URI is missing",
+    );
+    expect(entry["logging.googleapis.com/labels"]).toEqual({ component: "worker" });
+  });
+
+  it("exits 3 for a manifest URI that is not a run manifest", () => {
+    const result = runBundle({
+      BATCH_TASK_INDEX: "0",
+      BATCH_TASK_COUNT: "1",
+      BATCHLINE_MANIFEST_URI: "gs://bucket/demo/acme/inputs/a.jsonl",
+    });
+    expect(result.status).toBe(EXIT.PERMANENT);
+    expect(result.stdout).toContain("is not a run manifest");
+  });
+});

@@ -1,0 +1,23 @@
+import type { LineSink } from "../../../worker/sink.ts";
+
+/** A LineSink that keeps its lines in memory, to assert on what the loop wrote. */
+export class MemoryLineSink implements LineSink {
+  readonly lines: string[] = [];
+  bytes = 0;
+  closed = false;
+
+  line(text: string): void {
+    this.lines.push(text);
+    this.bytes += Buffer.byteLength(text, "utf8") + 1;
+  }
+
+  pump(): undefined {
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  abort(): void {}
+}
