@@ -46,15 +46,15 @@ export const batchLocalSchema = z.strictObject({
    */
   images: z.record(imageKey, imageMappingSchema).default({}),
   /** Where task logs are kept, one file per task attempt (relative to the repository root). */
-  logDir: z.string().min(1).default(".local/batch/logs"),
+  logDir: z.string().min(1).default(".batchline/batch/logs"),
   /**
    * Local stand-in for Secret Manager: `secretVariables` values `projects/P/secrets/S/versions/V` are read
    * from `<dir>/S/V` (or `<dir>/S` for `latest`), else from the environment variable BATCHLINE_SECRET_<S>
    * (S upper-cased, non-alphanumerics as `_`).
    */
   secrets: z
-    .strictObject({ dir: z.string().min(1).default(".local/secrets") })
-    .default({ dir: ".local/secrets" }),
+    .strictObject({ dir: z.string().min(1).default(".batchline/secrets") })
+    .default({ dir: ".batchline/secrets" }),
   /** Variables every task process gets, below the job's own (e.g. emulator hosts). */
   env: z.record(envName, z.string()).default({}),
 });
