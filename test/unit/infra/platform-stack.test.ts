@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientConfigSchema, platformConfigSchema } from "../../../core/config/schema.ts";
 import { WORKFLOW_ENV_NAMES } from "../../../core/workflow-env.ts";
+import { parseConfigJson } from "../../../functions/shared/config.ts";
 import { lifecycleRules } from "../../../infra/constructs/platform-bucket.ts";
 import { REQUIRED_SERVICES } from "../../../infra/constructs/required-apis.ts";
 import { FUNCTION_ENV } from "../../../infra/runtime-env.ts";
@@ -342,6 +343,12 @@ describe("functions", () => {
       expect(platformConfigSchema.parse(config.platform).product).toBe("shop");
       expect(Object.keys(config.clients).sort()).toEqual(["acme", "acme-eu"]);
       for (const client of Object.values(config.clients)) clientConfigSchema.parse(client);
+      // The functions read it with their own loader; what infra writes must be what they accept.
+      const loaded = parseConfigJson(env.BATCHLINE_CONFIG ?? "");
+      expect(loaded.platform.workerImage).toBe(
+        "europe-west2-docker.pkg.dev/bl-fixture-1/batchline/worker:v1",
+      );
+      expect([...loaded.clients.keys()]).toEqual(["acme", "acme-eu"]);
     }
   });
 
