@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: workflow sources spell ${…} expressions on purpose
 import { describe, expect, it } from "vitest";
 import { failure, fakeClock, result, run } from "./helpers.ts";
 
