@@ -1,0 +1,269 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../../core/logger.ts";
+import { BatchApiError, invalidArgument, notFound } from "./errors.ts";
+import { enumsAsNumbers, V1 } from "./schema.ts";
+import type { LocalBatch } from "./service.ts";
+
+/**
+ * The Batch v1 REST surface (batch.proto's google.api.http rules) over a LocalBatch:
+ *   POST   /v1/{parent=projects/*\/locations/*}/jobs?jobId=…&requestId=…   body: Job
+ *   GET    /v1/{name=projects/*\/locations/*\/jobs/*}
+ *   GET    /v1/{parent=projects/*\/locations/*}/jobs?filter=…&orderBy=…&pageSize=…&pageToken=…
+ *   DELETE /v1/{name=projects/*\/locations/*\/jobs/*}?reason=…&requestId=…        -> Operation
+ *   POST   /v1/{name=projects/*\/locations/*\/jobs/*}:cancel                      -> Operation
+ *   GET    /v1/{parent=projects/*\/locations/*\/jobs/*\/taskGroups/*}/tasks?filter=…&pageSize=…&pageToken=…
+ *   GET    /v1/{name=projects/*\/locations/*\/jobs/*\/taskGroups/*\/tasks/*}
+ *   GET    /v1/{name=projects/*\/locations/*\/operations/*}
+ * Errors are Google API error bodies. Query parameters may be camelCase or snake_case; an unknown one is
+ * rejected as the front end rejects it. `$alt=json;enum-encoding=int` (what the client libraries' REST
+ * transport sends) makes enums come back as numbers.
+ */
+
+export interface BatchServer {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** Query parameters every method takes (system parameters). */
+const SYSTEM_PARAMS = new Set([
+  "$alt",
+  "alt",
+  "prettyPrint",
+  "key",
+  "fields",
+  "$fields",
+  "access_token",
+  "quotaUser",
+]);
+
+type Params = Map<string, string>;
+
+function params(url: URL, allowed: readonly string[]): Params {
+  const byName = new Map<string, string>();
+  for (const a of allowed) {
+    byName.set(a, a);
+    byName.set(
+      a.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+      a,
+    );
+  }
+  const out: Params = new Map();
+  for (const [key, value] of url.searchParams) {
+    if (SYSTEM_PARAMS.has(key)) continue;
+    const canonical = byName.get(key);
+    if (!canonical) {
+      throw invalidArgument(
+        `Invalid JSON payload received. Unknown name "${key}": Cannot bind query parameter. Field '${key}' could not be found in request message.`,
+        [{ field: key, description: `Unknown query parameter "${key}"` }],
+      );
+    }
+    out.set(canonical, value);
+  }
+  return out;
+}
+
+function intParam(p: Params, name: string): number | undefined {
+  const v = p.get(name);
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw invalidArgument(`Invalid value at '${name}' (TYPE_INT32), "${v}"`);
+  return Number(v);
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalidArgument(`Invalid JSON payload received. ${(err as Error).message}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=UTF-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+const SEG = "([^/:]+)";
+const PREFIX = `^/v1/projects/${SEG}/locations/${SEG}`;
+
+interface Reply {
+  status: number;
+  body: unknown;
+  /** Message type of the body, for enum-encoding=int. */
+  type?: string;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  run(batch: LocalBatch, seg: string[], url: URL, req: IncomingMessage): Promise<Reply> | Reply;
+}
+
+const ROUTES: Route[] = [
+  {
+    method: "POST",
+    pattern: new RegExp(`${PREFIX}/jobs$`),
+    run: async (batch, [project, location], url, req) => {
+      const p = params(url, ["jobId", "requestId"]);
+      const body = await readBody(req);
+      const parent = `projects/${project}/locations/${location}`;
+      const job = await batch.createJob(parent, p.get("jobId"), body, { requestId: p.get("requestId") });
+      return { status: 200, body: job, type: `${V1}.Job` };
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`${PREFIX}/jobs$`),
+    run: (batch, [project, location], url) => {
+      const p = params(url, ["filter", "orderBy", "pageSize", "pageToken"]);
+      const list = batch.listJobs(`projects/${project}/locations/${location}`, {
+        filter: p.get("filter"),
+        orderBy: p.get("orderBy"),
+        pageSize: intParam(p, "pageSize"),
+        pageToken: p.get("pageToken"),
+      });
+      return { status: 200, body: list, type: `${V1}.ListJobsResponse` };
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`${PREFIX}/jobs/${SEG}$`),
+    run: (batch, [project, location, job], url) => {
+      params(url, []);
+      return {
+        status: 200,
+        body: batch.getJob(`projects/${project}/locations/${location}/jobs/${job}`),
+        type: `${V1}.Job`,
+      };
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: new RegExp(`${PREFIX}/jobs/${SEG}$`),
+    run: (batch, [project, location, job], url) => {
+      const p = params(url, ["reason", "requestId"]);
+      const name = `projects/${project}/locations/${location}/jobs/${job}`;
+      return {
+        status: 200,
+        body: batch.deleteJob(name, { reason: p.get("reason"), requestId: p.get("requestId") }),
+      };
+    },
+  },
+  {
+    method: "POST",
+    pattern: new RegExp(`${PREFIX}/jobs/${SEG}:cancel$`),
+    run: async (batch, [project, location, job], url, req) => {
+      const p = params(url, ["requestId"]);
+      const body = (await readBody(req)) as { requestId?: string; request_id?: string };
+      const requestId = p.get("requestId") ?? body.requestId ?? body.request_id;
+      return {
+        status: 200,
+        body: batch.cancelJob(`projects/${project}/locations/${location}/jobs/${job}`, { requestId }),
+      };
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`${PREFIX}/jobs/${SEG}/taskGroups/${SEG}/tasks$`),
+    run: (batch, [project, location, job, group], url) => {
+      const p = params(url, ["filter", "pageSize", "pageToken"]);
+      const list = batch.listTasks(
+        `projects/${project}/locations/${location}/jobs/${job}/taskGroups/${group}`,
+        {
+          filter: p.get("filter"),
+          pageSize: intParam(p, "pageSize"),
+          pageToken: p.get("pageToken"),
+        },
+      );
+      return { status: 200, body: list, type: `${V1}.ListTasksResponse` };
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`${PREFIX}/jobs/${SEG}/taskGroups/${SEG}/tasks/${SEG}$`),
+    run: (batch, [project, location, job, group, task], url) => {
+      params(url, []);
+      const name = `projects/${project}/locations/${location}/jobs/${job}/taskGroups/${group}/tasks/${task}`;
+      return { status: 200, body: batch.getTask(name), type: `${V1}.Task` };
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`${PREFIX}/operations/${SEG}$`),
+    run: (batch, [project, location, op], url) => {
+      params(url, []);
+      return {
+        status: 200,
+        body: batch.getOperation(`projects/${project}/locations/${location}/operations/${op}`),
+      };
+    },
+  },
+];
+
+async function handle(batch: LocalBatch, req: IncomingMessage): Promise<Reply> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const method = req.method ?? "GET";
+  for (const route of ROUTES) {
+    if (route.method !== method) continue;
+    const m = route.pattern.exec(url.pathname);
+    if (m)
+      return route.run(
+        batch,
+        m.slice(1).map((s) => decodeURIComponent(s)),
+        url,
+        req,
+      );
+  }
+  throw notFound(`No method ${method} ${url.pathname} in the Batch v1 API.`);
+}
+
+/** Serves `batch` over HTTP on a loopback port (0: any free port). */
+export function startBatchServer(
+  batch: LocalBatch,
+  options: { host?: string; port?: number; logger?: Logger } = {},
+): Promise<BatchServer> {
+  const host = options.host ?? "127.0.0.1";
+  const server = createServer((req, res) => {
+    handle(batch, req)
+      .then(({ status, body, type }) => {
+        const url = new URL(req.url ?? "/", "http://localhost");
+        const numeric = /enum-encoding=int/.test(url.searchParams.get("$alt") ?? "");
+        send(res, status, numeric && type ? enumsAsNumbers(type, body) : body);
+      })
+      .catch((err: unknown) => {
+        const error =
+          err instanceof BatchApiError
+            ? err
+            : new BatchApiError("INTERNAL", `Internal error: ${(err as Error).message}`, { cause: err });
+        if (error.status === "INTERNAL") options.logger?.error({ err }, "local batch server: internal error");
+        send(res, error.code, error.toJSON());
+      });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        url: `http://${host}:${port}`,
+        port,
+        server,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
