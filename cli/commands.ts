@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerClientsCommands } from "./clients.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerDemoCommand } from "./demo.ts";
 import { registerLocalCommands } from "./local.ts";
@@ -9,6 +10,7 @@ import { registerWorkflowsCommands } from "./workflows.ts";
 /** Every command group; later parts add theirs here. */
 export function registerCommands(program: Command): void {
   registerConfigCommands(program);
+  registerClientsCommands(program);
   registerDemoCommand(program);
   registerLocalCommands(program);
   registerRunsCommand(program);
