@@ -115,7 +115,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   const job = resolveJobSettings(platform, client);
   const bucket = deps.storage.bucket(platform.bucket);
   const headerName = runRecordName(product, client.id, runId, "manifest.json");
-  const runPrefix = runRecordName(product, client.id, runId, "");
+  const runPrefix = `${areaPrefix(product, client.id, "runs")}${runId}/`;
   const logger = deps.logger.child({ client: client.id, runId });
 
   const existing = await readJson(bucket.file(headerName), manifestSchema);
