@@ -153,7 +153,7 @@ export async function httpRequest(fn: string, req: HttpRequestArgs, ex: Exec): P
       `${fn}: timeout must be more than 0 and at most ${ex.limits.maxHttpTimeoutSeconds} seconds`,
     );
   }
-  const timeout = AbortSignal.timeout(timeoutSec * 1000);
+  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutSec * 1000)));
   const signal = AbortSignal.any([ex.signal, timeout]);
   let res: Response;
   let bytes: Uint8Array;

@@ -79,7 +79,7 @@ big:
     const rec = await run(src, { limits: { maxSteps: 1000 } });
     expect(rec.state).toBe("FAILED");
     expect(rec.stepCount).toBe(1001);
-    expect((rec.error?.payload as { tags: string[] }).tags).toEqual(["ResourceLimitError"]);
+    expect(rec.error?.payload).toMatchObject({ tags: ["ResourceLimitError"] });
   });
 
   it("enforces the default limit of 100,000 steps", async () => {
