@@ -28,8 +28,11 @@ export async function readAssignment(
   run: RunLocation,
   taskIndex: number,
   taskCount: number,
+  onManifest: (manifest: Manifest) => void = () => {},
 ): Promise<TaskAssignment> {
   const manifest = await readJson(bucket, run.manifest, manifestSchema, "run manifest");
+  // Let the caller note the run's processor before anything below can fail, for the task record.
+  onManifest(manifest);
   const where = `manifest gs://${bucket.name}/${run.manifest}`;
   if (
     manifest.runId !== run.runId ||

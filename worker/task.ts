@@ -76,8 +76,9 @@ export async function runTask(
     const env = parseWorkerEnv(rawEnv);
     const bucket = deps.storage.bucket(env.run.bucket);
     log.info({ manifest: env.manifestUri, attempt: env.attempt }, "task started");
-    const { manifest, input } = await readAssignment(bucket, env.run, env.taskIndex, env.taskCount);
-    facts.processor = manifest.processor;
+    const { manifest, input } = await readAssignment(bucket, env.run, env.taskIndex, env.taskCount, (m) => {
+      facts.processor = m.processor;
+    });
     const processor = createProcessor(manifest.processor, deps.processors ?? PROCESSORS);
     facts.processorVersion = processor.version;
     const jobId = env.jobId ?? manifest.jobId;
