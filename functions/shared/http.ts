@@ -57,6 +57,8 @@ export interface ShellOptions<S extends z.ZodType, D, R> {
   project: (deps: D) => string;
   /** The handler logic: a plain function of the parsed body and the instance's dependencies. */
   handle: (body: z.output<S>, deps: D, logger: Logger) => Promise<R>;
+  /** The instance's logger; by default core/logger's, labelled with `component`. */
+  logger?: Logger;
 }
 
 /**
@@ -64,7 +66,7 @@ export interface ShellOptions<S extends z.ZodType, D, R> {
  * instance, errors mapped to 400 (bad input), 503 (retry may help) or 500, every answer JSON.
  */
 export function httpShell<S extends z.ZodType, D, R>(options: ShellOptions<S, D, R>): HttpFunction {
-  const base = createLogger({ component: options.component });
+  const base = options.logger ?? createLogger({ component: options.component });
   let deps: D | undefined;
   return async (req: Request, res: Response) => {
     let logger = base;
@@ -84,9 +86,18 @@ export function httpShell<S extends z.ZodType, D, R>(options: ShellOptions<S, D,
       res.status(200).json(result);
     } catch (err) {
       const answer = classifyError(err);
-      const fields = { err, status: answer.status };
-      if (answer.status === 400) logger.warn(fields, `rejected request: ${answer.body.error.message}`);
-      else logger.error(fields, `failed: ${answer.body.error.message}`);
+      // Bad input is the caller's to fix: its message is enough. Anything else gets its stack and cause.
+      if (answer.status === 400) {
+        logger.warn(
+          { status: 400, field: answer.body.error.field },
+          `rejected request: ${answer.body.error.message}`,
+        );
+      } else {
+        logger.error(
+          { err, status: answer.status, retryable: answer.retryable },
+          `failed: ${answer.body.error.message}`,
+        );
+      }
       res.status(answer.status).json(answer.body);
     }
   };

@@ -9,7 +9,6 @@ import { BadRequestError } from "../../../functions/shared/errors.ts";
 import { testConfig } from "../../fixtures/functions/config.ts";
 import {
   type Gcs,
-  memoryLogger,
   names,
   putClaim,
   readClaimState,
@@ -18,6 +17,7 @@ import {
   startGcs,
   upload,
 } from "../../fixtures/functions/harness.ts";
+import { memoryLogger } from "../../fixtures/functions/logger.ts";
 
 const BUCKET = "batchline-test-bucket";
 const NOW = new Date("2026-11-21T10:00:00.000Z");
