@@ -86,6 +86,10 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 2_000).unref();
         });
+        // Clients in this process keep pooled keep-alive sockets to us; give them a turn of the event
+        // loop to see those closed, so a request right after stop() opens a new connection instead of
+        // writing to a dead one ("socket hang up").
+        await new Promise((resolve) => setTimeout(resolve, 10));
         await notifier?.close();
         await backend.close();
         log.info({ url: baseUrl }, "GCS emulator stopped");

@@ -55,10 +55,13 @@ export class PubsubNotifier {
   #log: Logger;
 
   constructor(options: PubsubNotifierOptions) {
+    // An explicit universe domain keeps the auth library from probing for the GCE metadata server
+    // (169.254.169.254) to find one: the emulator needs no credentials and only talks to loopback.
     this.#pubsub = new PubSub({
       projectId: options.projectId,
       apiEndpoint: options.emulatorHost,
       emulatorMode: true,
+      universeDomain: "googleapis.com",
     });
     this.#log = options.logger;
   }
