@@ -311,6 +311,42 @@ describe("notify", () => {
     expect(box.messages).toHaveLength(1);
   });
 
+  it("counts a failure once when notify is retried after settling the claims but before the summary", async () => {
+    await listen();
+    const { run, inputs } = await planRun({ "a.jsonl": "a\n", "b.jsonl": "b\n" });
+    await record(run, inputs[0] as ManifestInput, { status: "FAILED", error: "exit 1" });
+    await notify(request(run, { jobState: "FAILED" }), notifyDeps());
+    const first = await readSummary(gcs.bucket, summaryName(run));
+    // As if that call had died just before writing its summary.
+    await gcs.bucket.file(summaryName(run)).delete();
+
+    await notify(request(run, { jobState: "FAILED" }), notifyDeps());
+
+    expect((await readSummary(gcs.bucket, summaryName(run))).inputs).toEqual(first.inputs);
+    expect(await claimOf("acme", `${INPUTS}a.jsonl`)).toMatchObject({ state: "failed", failures: "1" });
+  });
+
+  it("settles each claim once when two notify calls race", async () => {
+    const box = await listen();
+    const { run, inputs } = await planRun({ "a.jsonl": "a\n", "b.jsonl": "b\n", "c.jsonl": "c\n" });
+    await record(run, inputs[0] as ManifestInput, { status: "FAILED", error: "exit 1" });
+
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => notify(request(run, { jobState: "FAILED" }), notifyDeps())),
+    );
+
+    const summary = await readSummary(gcs.bucket, summaryName(run));
+    for (const answer of answers)
+      expect(answer.counts).toEqual({ inputs: 3, succeeded: 0, failed: 3, records: 10, badRecords: 1 });
+    expect(summary.inputs.map((i) => i.failures)).toEqual([1, 1, 1]);
+    for (const input of inputs)
+      expect(await claimOf("acme", input.object)).toMatchObject({ state: "failed", failures: "1" });
+    await box.waitFor(1);
+    // Pub/Sub is at-least-once: racing calls may each publish, but always the one stored message.
+    for (const m of box.messages) expect(m.data).toEqual(summary.message);
+    expect(answers.map((a) => a.messageId)).toContain(summary.messageId);
+  });
+
   it("reports a missing topic by name, then publishes the stored message once the topic exists", async () => {
     const { run, inputs } = await planRun({ "a.jsonl": "a\n" }, "acme", "e-topic");
     await record(run, inputs[0] as ManifestInput);
