@@ -285,7 +285,8 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
     });
   }
   const listed = new Set((await readShards(bucket, winner)).map((i) => `${i.object}#${i.generation}`));
-  const stranded = heldInputs.filter((h) => !listed.has(`${h.object}#${h.generation}`));
+  const released = new Set(written.left);
+  const stranded = heldInputs.filter((h) => !released.has(h) && !listed.has(`${h.object}#${h.generation}`));
   await release(
     bucket,
     stranded,

@@ -1,3 +1,4 @@
+import type { Bucket, Storage } from "@google-cloud/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BatchlineConfig } from "../../../core/config/load.ts";
 import { runId as computeRunId } from "../../../core/ids.ts";
@@ -51,6 +52,31 @@ function manifestName(response: PlannedRun): string {
 async function claimOf(inputName: string) {
   const state = await readClaimState(gcs.bucket, claimNameFor("shop", "acme", inputName));
   return state === null ? null : { generation: state.generation, ...claimMetadataSchema.parse(state.claim) };
+}
+
+/** A Storage whose bucket listings announce themselves and then wait for `gate`. */
+function gatedStorage(storage: Storage, entered: () => void, gate: Promise<void>): Storage {
+  const gatedBucket = (bucket: Bucket): Bucket =>
+    new Proxy(bucket, {
+      get(target, prop) {
+        if (prop === "getFiles") {
+          return async (...args: Parameters<Bucket["getFiles"]>) => {
+            entered();
+            await gate;
+            return target.getFiles(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  return new Proxy(storage, {
+    get(target, prop) {
+      if (prop === "bucket") return (name: string) => gatedBucket(target.bucket(name));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 function inputsNamed(count: number, prefix = "f"): Record<string, string> {
@@ -198,6 +224,41 @@ describe("plan", () => {
     for (const name of Object.keys(inputsNamed(30))) {
       expect(await claimOf(name)).toMatchObject({ state: "running", runId: run.runId });
     }
+  });
+
+  it("returns the winner's run to a call that lost the header race, releasing what the winner does not list", async () => {
+    await upload(gcs.bucket, inputsNamed(3));
+    // The slow call has read "no manifest yet" and waits in its listing while the fast call plans the run.
+    let entered = () => {};
+    const inListing = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slowLog = memoryLogger("plan");
+    const slow = plan(event("e-race"), {
+      ...deps(),
+      storage: gatedStorage(gcs.storage, entered, gate),
+      logger: slowLog.logger,
+    });
+    await inListing;
+    const fast = planned(await plan(event("e-race"), deps()));
+    await upload(gcs.bucket, { [`${INPUTS}late.jsonl`]: "late\n" });
+    release();
+
+    expect(await slow).toEqual(fast);
+    expect((await readManifest(gcs.bucket, manifestName(fast))).inputs).toHaveLength(3);
+    expect(await claimOf(`${INPUTS}late.jsonl`)).toMatchObject({
+      state: "failed",
+      failures: "0",
+      runId: fast.runId,
+    });
+    expect(slowLog.lines().map((l) => l.message)).toContain(
+      "an identical plan call wrote the manifest first; returning it",
+    );
+    expect((await plan(event("e-after-race"), deps())).inputCount).toBe(1);
   });
 
   it("adopts the shards of an attempt that died before writing the header", async () => {
