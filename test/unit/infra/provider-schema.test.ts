@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import { App, TerraformStack } from "cdktf";
 import { beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../../infra/settings.ts";
 import {
   loadProviderSchema,
   type ProviderSchema,
@@ -34,6 +36,16 @@ describe("synthesized stacks against the google provider's schema", () => {
     for (const name of synth.stacks) {
       expect(validateStack(synth.stack(name), schema), name).toEqual([]);
     }
+  });
+
+  it("holds for the repository's own config and workflow too (what `npm run infra:synth` deploys)", () => {
+    const own = synthWith({
+      BATCHLINE_CONFIG_DIR: join(REPO_ROOT, "config"),
+      BATCHLINE_WORKFLOW_FILE: join(REPO_ROOT, "workflows", "batch.workflows.yaml"),
+    });
+    expect(own.stacks[0]).toBe("platform");
+    expect(own.stacks.length).toBeGreaterThan(1);
+    for (const name of own.stacks) expect(validateStack(own.stack(name), schema), name).toEqual([]);
   });
 });
 
