@@ -40,7 +40,7 @@ describe("docs/deploy.md", () => {
     expect(tableKeys("Cloud Build").sort()).toEqual(Object.keys(build.substitutions).sort());
     for (const [key, value] of Object.entries(build.substitutions)) {
       if (value === "") continue;
-      expect(DOC).toMatch(new RegExp(`\\| \`${key}\` \\|.*\\| \`${value.replace(/\./g, "\\.")}\` \\|`));
+      expect(DOC).toMatch(new RegExp(`\\| \`${key}\`\\s*\\|.*\\| \`${value.replace(/\./g, "\\.")}\`\\s*\\|`));
     }
   });
 
