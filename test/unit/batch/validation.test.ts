@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -268,6 +268,28 @@ describe("service rules beyond the schema", () => {
   it("refuses a job definition over 1 MB", () => {
     const err = apiError(() => validateJob(job({}, { labels: { big: "x".repeat(1_000_001) } }), NAME));
     expect(err.message).toMatch(/^The job definition is \d+ bytes, more than the 1000000-byte limit\.$/);
+  });
+});
+
+describe("the pipeline's job", () => {
+  it("accepts the body workflows/batch.workflows.yaml builds (demo client values)", () => {
+    const body = JSON.parse(readFileSync("test/fixtures/batch/pipeline-job.json", "utf8")) as unknown;
+    const parsed = validateJob(
+      body,
+      "projects/batchline-demo/locations/europe-west2/jobs/bl-demo-demo-ev-0123456789abcdef",
+    );
+    const group = parsed.taskGroups?.[0];
+    expect(group).toMatchObject({
+      taskCount: "3",
+      parallelism: "2",
+      schedulingPolicy: "AS_SOON_AS_POSSIBLE",
+    });
+    expect(group?.taskSpec?.lifecyclePolicies).toHaveLength(2);
+    expect(group?.taskSpec?.computeResource).toEqual({ cpuMilli: "1000", memoryMib: "2048" });
+    expect(parsed.allocationPolicy).toEqual({
+      instances: [{ policy: { machineType: "e2-standard-2", provisioningModel: "SPOT" } }],
+      serviceAccount: {},
+    });
   });
 });
 
