@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { registerBatchConnectors } from "../local/batch/connector.ts";
 import {
+  type ConnectorRegistry,
+  createConnectorRegistry,
   ExecutionArgumentError,
   formatDeployProblem,
   parseWorkflow,
@@ -30,8 +33,16 @@ function parseEnv(pairs: string[]): Record<string, string> {
 
 class UsageError extends Error {}
 
+/** Where Batch connector calls go unless --batch-endpoint says otherwise. */
+const DEFAULT_BATCH_ENDPOINT = "http://127.0.0.1:8090";
+
+/** Storage and Pub/Sub handlers from STORAGE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST, plus local Batch. */
+function connectors(batchEndpoint: string): ConnectorRegistry {
+  return registerBatchConnectors(createConnectorRegistry(), batchEndpoint);
+}
+
 /** Reads and deploys one file; on deploy problems prints them (file, step, reason) and returns undefined. */
-function load(file: string): WorkflowProgram | undefined {
+function load(file: string, registry: ConnectorRegistry): WorkflowProgram | undefined {
   let source: string;
   try {
     source = readFileSync(file, "utf8");
@@ -40,7 +51,7 @@ function load(file: string): WorkflowProgram | undefined {
     return undefined;
   }
   try {
-    return parseWorkflow(source, { fileName: file });
+    return parseWorkflow(source, { fileName: file, connectors: registry });
   } catch (err) {
     if (!(err instanceof WorkflowDeployError)) throw err;
     for (const p of err.problems) console.error(formatDeployProblem(p));
@@ -60,7 +71,12 @@ export function registerWorkflowsCommands(program: Command): void {
     .argument("<file>", "workflow source (YAML or JSON)")
     .option("--data <json>", "execution argument, as JSON")
     .option("--env <name=value>", "user environment variable for sys.get_env (repeatable)", collect, [])
-    .action(async (file: string, opts: { data?: string; env: string[] }) => {
+    .option(
+      "--batch-endpoint <url>",
+      "Batch v1 REST endpoint for googleapis.batch.* calls",
+      DEFAULT_BATCH_ENDPOINT,
+    )
+    .action(async (file: string, opts: { data?: string; env: string[]; batchEndpoint: string }) => {
       let argument: unknown;
       let env: Record<string, string>;
       try {
@@ -73,7 +89,8 @@ export function registerWorkflowsCommands(program: Command): void {
         process.exitCode = EXIT_DEPLOY;
         return;
       }
-      const workflow = load(file);
+      const registry = connectors(opts.batchEndpoint);
+      const workflow = load(file, registry);
       if (!workflow) {
         process.exitCode = EXIT_DEPLOY;
         return;
@@ -86,6 +103,7 @@ export function registerWorkflowsCommands(program: Command): void {
         const record = await runWorkflow(workflow, {
           argument,
           env,
+          connectors: registry,
           signal: controller.signal,
           // sys.log goes to stderr as one JSON line per entry, so stdout holds only the result.
           logSink: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
@@ -115,8 +133,9 @@ export function registerWorkflowsCommands(program: Command): void {
     .argument("<files...>", "workflow sources (YAML or JSON)")
     .action((files: string[]) => {
       let bad = 0;
+      const registry = connectors(DEFAULT_BATCH_ENDPOINT);
       for (const file of files) {
-        if (load(file)) console.log(`${file}: ok`);
+        if (load(file, registry)) console.log(`${file}: ok`);
         else bad++;
       }
       if (bad > 0) process.exitCode = 1;

@@ -158,12 +158,24 @@ class RoutineCompiler {
     }
     if (isPlainMap(v)) {
       const entries = Object.entries(v).map(([k, e]) => [k, this.value(e, step)] as const);
-      if (entries.every(([, c]) => !c.a)) {
+      // Keys may be expressions too (docs, "Maps": `{"${key}": value}`); they must give strings.
+      const dynamic = entries.map(([k]) => (/^\$\{[\s\S]*\}$/.test(k) ? this.value(k, step) : undefined));
+      const keyOf = (i: number, k: string, kv: Value | undefined): string => {
+        if (dynamic[i] === undefined) return k;
+        if (typeof kv !== "string")
+          return raise("TypeError", `map key ${k} must evaluate to a string, got ${typeName(kv ?? null)}`);
+        return kv;
+      };
+      if (entries.every(([, c]) => !c.a) && dynamic.every((d) => d === undefined || !d.a)) {
         return {
           a: false,
           f: (s, x) => {
             const m = newMap();
-            for (const [k, c] of entries) m[k] = c.f(s, x) as Value;
+            for (let i = 0; i < entries.length; i++) {
+              const [k, c] = entries[i] as (typeof entries)[number];
+              const d = dynamic[i];
+              m[keyOf(i, k, d ? (d.f(s, x) as Value) : undefined)] = c.f(s, x) as Value;
+            }
             return m;
           },
         };
@@ -172,7 +184,11 @@ class RoutineCompiler {
         a: true,
         f: async (s, x) => {
           const m = newMap();
-          for (const [k, c] of entries) m[k] = await c.f(s, x);
+          for (let i = 0; i < entries.length; i++) {
+            const [k, c] = entries[i] as (typeof entries)[number];
+            const d = dynamic[i];
+            m[keyOf(i, k, d ? await d.f(s, x) : undefined)] = await c.f(s, x);
+          }
           return m;
         },
       };

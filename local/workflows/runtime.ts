@@ -204,10 +204,17 @@ export function setPath(scope: Scope, ex: Exec, root: string, keys: Value[], v: 
   const dest = holder(scope, root);
   let container = dest.vars.get(root);
   if (container === undefined) raise("KeyError", `variable not defined: ${root}`);
+  let created = 0;
   for (let i = 0; i < keys.length - 1; i++) {
     const k = keys[i] as Value;
-    container = step(container as Value, k, true);
+    if (isMap(container) && typeof k === "string" && !hasKey(container, k)) {
+      // A missing map key on the way is created as an empty map (8 bytes, plus the key).
+      container[k] = newMap();
+      created += 16 + k.length;
+    }
+    container = step(container as Value, k);
   }
+  if (created > 0 && ex.account) chargePath(ex, dest, root, created);
   const last = keys[keys.length - 1] as Value;
   const owned = own(ex, v);
   let oldSize = 0;
@@ -240,7 +247,7 @@ function chargePath(ex: Exec, dest: Scope, root: string, delta: number): void {
   dest.sizes.set(root, (dest.sizes.get(root) ?? 0) + delta);
 }
 
-function step(container: Value, k: Value, create: boolean): Value {
+function step(container: Value, k: Value): Value {
   if (Array.isArray(container)) {
     if (typeof k !== "bigint") return raise("TypeError", `list indices must be integers, got ${typeName(k)}`);
     if (k < 0n || k >= BigInt(container.length)) raise("IndexError", `list index out of range: ${k}`);
@@ -248,10 +255,7 @@ function step(container: Value, k: Value, create: boolean): Value {
   }
   if (isMap(container)) {
     if (typeof k !== "string") return raise("TypeError", `map keys must be strings, got ${typeName(k)}`);
-    if (!hasKey(container, k)) {
-      if (!create) raise("KeyError", `key not found: ${k}`);
-      container[k] = newMap();
-    }
+    if (!hasKey(container, k)) raise("KeyError", `key not found: ${k}`);
     return container[k] as Value;
   }
   return raise("TypeError", `cannot index a ${typeName(container)}`);

@@ -202,12 +202,14 @@ export function decodeJson(fn: string, data: Value | undefined): Value {
 }
 
 function mapGet(args: (Value | undefined)[]): Value {
-  const m = argMap("map.get", "map", args[0]);
+  // Not a map, or a missing key anywhere on the path: null (docs, stdlib map.get).
   const keys = args[1];
   const path = Array.isArray(keys) ? keys : [keys];
-  let cur: Value = m;
   for (const k of path) {
     if (typeof k !== "string") return wrongType("map.get", "keys", "a string or a list of strings", keys);
+  }
+  let cur: Value = args[0] as Value;
+  for (const k of path as string[]) {
     if (!isMap(cur) || !hasKey(cur, k)) return null;
     cur = cur[k] as Value;
   }

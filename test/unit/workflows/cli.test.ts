@@ -80,6 +80,14 @@ describe("batchline workflows check", () => {
     expect(r.stderr.trim()).toBe(`${bad}: step "a": unknown function or subworkflow no.such.function`);
   });
 
+  it("knows the local Batch connector, so Batch workflows validate", () => {
+    const path = file(
+      "batch.yaml",
+      "- g:\n    call: googleapis.batch.v1.projects.locations.jobs.get\n    args: {name: projects/p/locations/l/jobs/j}\n",
+    );
+    expect(cli("check", path)).toMatchObject({ code: 0, stdout: `${path}: ok\n` });
+  });
+
   it("exits 0 when all files deploy", () => {
     expect(cli("check", file("good2.yaml", SUM)).code).toBe(0);
   });
