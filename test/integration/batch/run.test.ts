@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { BatchApiError } from "../../../local/batch/errors.ts";
+import { liveTaskGroups } from "../../../local/batch/process.ts";
 import { staticSecretResolver } from "../../../local/batch/secrets.ts";
 import type { LocalBatch, TaskEvent } from "../../../local/batch/service.ts";
 import type { JobJson } from "../../../local/batch/spec.ts";
@@ -580,6 +581,7 @@ describe("delete and cancel", () => {
     expect(() => batch?.getJob(name)).toThrow(`Job ${name} not found.`);
     expect(((await waiting) as BatchApiError).status).toBe("NOT_FOUND");
     expect(processesMatching(sleep.marker)).toEqual([]);
+    expect(liveTaskGroups()).toBe(0);
   });
 
   it("cancel stops running tasks, leaves the rest UNEXECUTED and ends CANCELLED", async () => {
