@@ -241,6 +241,8 @@ export async function runAttempt(settings: AttemptSettings, input: AttemptInput)
       const entry: Running = { tree, background: runnable.background === true };
       running.add(entry);
       void tree.exited.then(() => running.delete(entry));
+      // Aborted while the command was being prepared: the abort listener has run already, stop this one too.
+      if (input.signal.aborted) void stop(tree, settings.killGraceMs, input.killAtOnce());
       if (!announced) {
         announced = true;
         input.onRunning();

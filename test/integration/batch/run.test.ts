@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
+import { loadBatchLocalConfig } from "../../../local/batch/config.ts";
 import { BatchApiError } from "../../../local/batch/errors.ts";
 import { liveTaskGroups } from "../../../local/batch/process.ts";
 import { staticSecretResolver } from "../../../local/batch/secrets.ts";
@@ -541,6 +542,29 @@ describe("containers through the image map", () => {
     expect(JSON.parse(lines[0] as string)).toEqual({ args: ["a", "b"], cwd: "/tmp", env: "job" });
     expect(JSON.parse(lines[1] as string)).toEqual({ args: ["default-arg"], cwd: "/tmp", env: "job" });
     expect(lines[2]).toBe("override job");
+  });
+
+  it("the default image map runs the real worker: no environment is a permanent failure, FAIL_TASK stops retries", async () => {
+    batch = localBatch({ config: loadBatchLocalConfig("config/local.yaml") });
+    const job = await runJob(batch, "worker-image", {
+      taskGroups: [
+        {
+          taskSpec: {
+            runnables: [
+              {
+                container: { imageUri: "europe-west2-docker.pkg.dev/batchline-demo/batchline/worker:latest" },
+              },
+            ],
+            maxRetryCount: 2,
+            lifecyclePolicies: [{ action: "FAIL_TASK", actionCondition: { exitCodes: [3] } }],
+          },
+        },
+      ],
+    });
+    const events = batch.getTask(`${job.name}/taskGroups/group0/tasks/0`).status.statusEvents;
+    expect(events.filter((e) => e.taskState === "RUNNING")).toHaveLength(1);
+    expect(events.at(-1)?.taskExecution).toEqual({ exitCode: 3 });
+    expect(await batch.taskLog(job.name as string, 0)).toContain("BATCHLINE_MANIFEST_URI");
   });
 
   it("fails a task whose image has no mapping, naming the image and the config file", async () => {
