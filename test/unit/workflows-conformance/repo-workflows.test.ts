@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { localConnectors } from "../../../local/connectors.ts";
 import { parseWorkflow, WorkflowDeployError } from "../../../local/workflows/index.ts";
 import { REPO_ROOT } from "./cases.ts";
 
@@ -26,12 +27,20 @@ function findWorkflowFiles(dir: string): string[] {
   return out.sort();
 }
 
+// Deploy with the connectors the local cloud registers (the endpoints are not contacted by a deploy).
+const connectors = localConnectors({
+  storageEndpoint: "http://127.0.0.1:1",
+  pubsubEmulatorHost: "127.0.0.1:1",
+  batchEndpoint: "http://127.0.0.1:1",
+});
+
 const files = findWorkflowFiles(REPO_ROOT)
   .map((f) => relative(REPO_ROOT, f))
   .filter((f) => !isRejectFixture(f));
 
 describe("repository workflow files", () => {
-  it("finds the example workflows", () => {
+  it("finds the pipeline workflow and the example workflows", () => {
+    expect(files).toContain("workflows/batch.workflows.yaml");
     expect(files).toEqual(
       expect.arrayContaining([expect.stringMatching(/^examples\/workflows\/.+\.workflows\.yaml$/)]),
     );
@@ -41,7 +50,7 @@ describe("repository workflow files", () => {
     it(`${file} deploys`, () => {
       const source = readFileSync(join(REPO_ROOT, file), "utf8");
       try {
-        parseWorkflow(source, { fileName: file });
+        parseWorkflow(source, { fileName: file, connectors });
       } catch (err) {
         const detail =
           err instanceof WorkflowDeployError ? JSON.stringify(err.problems, null, 2) : String(err);

@@ -1,0 +1,275 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { PubSub } from "@google-cloud/pubsub";
+import { Storage } from "@google-cloud/storage";
+import { type BatchlineConfig, loadConfig } from "../core/config/load.ts";
+import { BatchlineError } from "../core/errors.ts";
+import { topicName } from "../core/ids.ts";
+import { createLogger, type Logger } from "../core/logger.ts";
+import { areaPrefix } from "../core/naming.ts";
+import { workflowEnv } from "../core/workflow-env.ts";
+import {
+  type BatchLocalConfig,
+  type BatchServer,
+  batchLocalSchema,
+  LocalBatch,
+  loadBatchLocalConfig,
+  startBatchServer,
+} from "./batch/index.ts";
+import { localConnectors } from "./connectors.ts";
+import { type LocalEventarc, startLocalEventarc } from "./eventarc/index.ts";
+import { type LocalFunction, startLocalFunction } from "./functions.ts";
+import { type GcsEmulator, startGcsEmulator } from "./gcs/index.ts";
+import { type PubsubEmulator, startPubsubEmulator } from "./pubsub/emulator.ts";
+import { type LocalScheduler, startLocalScheduler } from "./scheduler/index.ts";
+import { type Execution, WorkflowEngine } from "./workflows/index.ts";
+
+export interface LocalCloudOptions {
+  /** Repository root: where `functions/`, `workflows/` and relative config paths are (default: cwd). */
+  rootDir?: string;
+  /** Platform and client config (default `<root>/config`). */
+  configDir?: string;
+  /** Local-only settings: the Batch image map and secrets (default `<root>/config/local.yaml`). */
+  localConfigFile?: string;
+  /** Where objects live: memory (default) or a directory that survives restarts. */
+  storage?: { backend: "memory" } | { backend: "fs"; dir: string };
+  /** Use this running Pub/Sub emulator (host:port) instead of starting one. */
+  pubsubEmulatorHost?: string;
+  /** Deliver every upload event twice, to show deduplication. */
+  deliverTwice?: boolean;
+  /** Start each client's cron (default true). */
+  schedules?: boolean;
+  /** Seconds between job polls in the workflow (default 1). */
+  pollSeconds?: number;
+  logger?: Logger;
+}
+
+export interface UploadResult {
+  object: string;
+  generation: string;
+}
+
+export interface LocalCloud {
+  config: BatchlineConfig;
+  /** Variables that point the official clients and our CLI at this local cloud. */
+  env: Record<string, string>;
+  storage: Storage;
+  pubsub: PubSub;
+  engine: WorkflowEngine;
+  batch: LocalBatch;
+  eventarc: LocalEventarc;
+  scheduler: LocalScheduler;
+  workflowId: string;
+  /** Uploads to `<product>/<client>/inputs/<path>` as a client would; Eventarc then starts a run. */
+  upload(client: string, path: string, contents: string | Buffer): Promise<UploadResult>;
+  /** Starts the workflow by hand with `{client, trigger: "manual"}`. */
+  runManually(client: string): Execution;
+  /** Every execution so far. */
+  executions(): Execution[];
+  /** Resolves once no delivery is pending and no execution is ACTIVE. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots the whole pipeline on this machine: Google's Pub/Sub emulator, our GCS emulator, the plan and notify
+ * functions on functions-framework, the workflow engine running workflows/batch.workflows.yaml, the local
+ * Batch runner, and Eventarc and Scheduler built from the client configs. Creates the bucket, each client's
+ * topic and (when configured) its pull subscription.
+ */
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const rootDir = resolve(options.rootDir ?? process.cwd());
+  const configDir = resolve(rootDir, options.configDir ?? "config");
+  const logger = options.logger ?? createLogger({ component: "local-cloud" });
+  const config = loadConfig(configDir);
+  const { platform } = config;
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn({ err }, "local cloud: a part did not stop cleanly");
+      }
+    }
+    stops.length = 0;
+  };
+
+  try {
+    // Messaging.
+    let pubsubHost = options.pubsubEmulatorHost;
+    if (!pubsubHost) {
+      const emulator: PubsubEmulator = await startPubsubEmulator({
+        projectId: platform.project,
+        exportEnv: false,
+        logger,
+      });
+      stops.push(() => emulator.stop());
+      pubsubHost = emulator.host;
+    }
+    const pubsub = new PubSub({ projectId: platform.project, apiEndpoint: pubsubHost, emulatorMode: true });
+    stops.push(() => pubsub.close());
+
+    // Storage.
+    const gcs: GcsEmulator = await startGcsEmulator({
+      backend: options.storage?.backend ?? "memory",
+      dir: options.storage?.backend === "fs" ? options.storage.dir : undefined,
+      pubsub: { emulatorHost: pubsubHost, projectId: platform.project },
+      logger: logger.child({ part: "gcs" }),
+    });
+    stops.push(() => gcs.stop());
+    const storage = new Storage({ apiEndpoint: gcs.url, projectId: platform.project });
+    const bucket = storage.bucket(platform.bucket);
+    const [bucketExists] = await bucket.exists();
+    if (!bucketExists) await storage.createBucket(platform.bucket, { location: platform.region });
+
+    for (const client of config.clients.values()) {
+      const topic = pubsub.topic(topicName(platform.product, client.id));
+      const [topicExists] = await topic.exists();
+      if (!topicExists) await topic.create();
+      if (client.pullSubscription) {
+        const sub = topic.subscription(`${topic.name.split("/").pop()}-pull`);
+        const [subExists] = await sub.exists();
+        if (!subExists) await sub.create();
+      }
+    }
+
+    const env: Record<string, string> = {
+      STORAGE_EMULATOR_HOST: gcs.url,
+      PUBSUB_EMULATOR_HOST: pubsubHost,
+      PUBSUB_PROJECT_ID: platform.project,
+    };
+
+    // Functions, each a functions-framework process of its own.
+    const functionEnv = { ...env, BATCHLINE_CONFIG_DIR: configDir };
+    const started: LocalFunction[] = [];
+    for (const name of ["plan", "notify"]) {
+      const fn = await startLocalFunction({
+        name,
+        rootDir,
+        env: functionEnv,
+        logger: logger.child({ part: name }),
+      });
+      stops.push(() => fn.stop());
+      started.push(fn);
+    }
+    const [planFn, notifyFn] = started as [LocalFunction, LocalFunction];
+
+    // Batch: tasks reach storage through the emulator.
+    const localFile = resolve(rootDir, options.localConfigFile ?? "config/local.yaml");
+    const batchConfig: BatchLocalConfig = existsSync(localFile)
+      ? loadBatchLocalConfig(localFile)
+      : batchLocalSchema.parse({});
+    batchConfig.env = { ...batchConfig.env, STORAGE_EMULATOR_HOST: gcs.url };
+    const batch = new LocalBatch({
+      config: batchConfig,
+      configFile: localFile,
+      rootDir,
+      logger: logger.child({ part: "batch" }),
+    });
+    stops.push(() => batch.close());
+    const batchServer: BatchServer = await startBatchServer(batch, { logger });
+    stops.push(() => batchServer.close());
+
+    // The workflow engine with the storage, pubsub and batch connectors bound to the local services.
+    const connectors = localConnectors({
+      storageEndpoint: gcs.url,
+      pubsubEmulatorHost: pubsubHost,
+      batchEndpoint: batchServer.url,
+    });
+    const engine = new WorkflowEngine({
+      projectId: platform.project,
+      location: platform.region,
+      connectors,
+      logSink: (entry) => logger.info({ workflowLog: entry }, "workflow log"),
+    });
+    const workflowId = `batchline-${platform.product}`;
+    const workflowFile = resolve(rootDir, "workflows", "batch.workflows.yaml");
+    engine.deploy(workflowId, readFileSync(workflowFile, "utf8"), {
+      fileName: workflowFile,
+      env: workflowEnv(config, {
+        planUrl: planFn.url,
+        notifyUrl: notifyFn.url,
+        batchServiceAccount: `batchline-batch@${platform.project}.iam.gserviceaccount.com`,
+        pollSeconds: options.pollSeconds ?? 1,
+      }),
+    });
+    stops.push(async () => {
+      for (const e of engine.list())
+        if (e.state === "ACTIVE") await engine.cancel(e.id).catch(() => undefined);
+    });
+
+    const eventarc = startLocalEventarc({
+      config,
+      storage: gcs,
+      deliverTwice: options.deliverTwice,
+      logger: logger.child({ part: "eventarc" }),
+      deliver: async (event) => {
+        const execution = engine.execute(workflowId, event);
+        await engine.wait(execution.id);
+      },
+    });
+    stops.push(() => eventarc.stop());
+
+    const scheduler = startLocalScheduler({
+      config: options.schedules === false ? { ...config, clients: new Map() } : config,
+      logger: logger.child({ part: "scheduler" }),
+      start: async (argument) => {
+        const execution = engine.execute(workflowId, argument);
+        await engine.wait(execution.id);
+      },
+    });
+    stops.push(() => scheduler.stop());
+
+    const cloud: LocalCloud = {
+      config,
+      env,
+      storage,
+      pubsub,
+      engine,
+      batch,
+      eventarc,
+      scheduler,
+      workflowId,
+      async upload(client, path, contents) {
+        if (!config.clients.has(client)) {
+          throw new BatchlineError(
+            `unknown client "${client}" (known: ${[...config.clients.keys()].join(", ")})`,
+          );
+        }
+        const name = `${areaPrefix(platform.product, client, "inputs")}${path}`;
+        const file = bucket.file(name);
+        await file.save(contents, { resumable: false, contentType: "application/x-ndjson" });
+        const [metadata] = await file.getMetadata();
+        return { object: name, generation: String(metadata.generation) };
+      },
+      runManually(client) {
+        return engine.execute(workflowId, { client, trigger: "manual" });
+      },
+      executions: () => engine.list(workflowId),
+      async idle() {
+        for (;;) {
+          await eventarc.idle();
+          const active = engine.list(workflowId).filter((e) => e.state === "ACTIVE");
+          if (active.length === 0) {
+            await eventarc.idle();
+            if (engine.list(workflowId).every((e) => e.state !== "ACTIVE")) return;
+            continue;
+          }
+          await Promise.all(active.map((e) => engine.wait(e.id)));
+        }
+      },
+      stop: stopAll,
+    };
+    return cloud;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** A fresh subscription name for a reader of a client's topic. */
+export function readerSubscriptionName(client: string): string {
+  return `batchline-reader-${client}-${randomBytes(4).toString("hex")}`;
+}

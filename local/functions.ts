@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { BatchlineError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { freePort } from "./pubsub/emulator.ts";
+
+/** A Cloud Function served locally by functions-framework, as a process of its own (as in production). */
+export interface LocalFunction {
+  name: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let hookInstalled = false;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function frameworkMain(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve("@google-cloud/functions-framework/package.json");
+  return join(dirname(pkg), "build", "src", "main.js");
+}
+
+/**
+ * Starts `functions/<name>/index.ts` on functions-framework (HTTP signature) on a free loopback port, with
+ * tsx so the TypeScript source runs as is, and waits until it answers.
+ */
+export async function startLocalFunction(options: {
+  name: string;
+  rootDir: string;
+  env: Record<string, string>;
+  logger?: Logger;
+  startTimeoutMs?: number;
+}): Promise<LocalFunction> {
+  const port = await freePort();
+  const source = resolve(options.rootDir, "functions", options.name, "index.ts");
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      frameworkMain(),
+      `--target=${options.name}`,
+      `--source=${source}`,
+      "--signature-type=http",
+    ],
+    {
+      cwd: options.rootDir,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env, PORT: String(port), BATCHLINE_LOG_FORMAT: "json" },
+    },
+  );
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  if (!hookInstalled) {
+    hookInstalled = true;
+    process.on("exit", () => {
+      for (const c of live) killGroup(c, "SIGKILL");
+    });
+  }
+  let tail = "";
+  const onOutput = (chunk: Buffer) => {
+    const text = chunk.toString("utf8");
+    tail = (tail + text).slice(-4000);
+    for (const line of text.split("\n")) {
+      if (line.trim() !== "") options.logger?.debug({ function: options.name }, line);
+    }
+  };
+  child.stdout?.on("data", onOutput);
+  child.stderr?.on("data", onOutput);
+
+  const url = `http://127.0.0.1:${port}/`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    killGroup(child, "SIGTERM");
+    const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new BatchlineError(
+        `function ${options.name} exited with code ${child.exitCode} while starting:\n${tail}`,
+      );
+    }
+    try {
+      // The shell answers 405 to GET once it is serving.
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new BatchlineError(`function ${options.name} did not answer on ${url} in time:\n${tail}`);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  return { name: options.name, url, stop };
+}
