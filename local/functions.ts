@@ -27,8 +27,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 function frameworkMain(): string {
   const require = createRequire(import.meta.url);
-  const pkg = require.resolve("@google-cloud/functions-framework/package.json");
-  return join(dirname(pkg), "build", "src", "main.js");
+  // The package exports only its index (build/src/index.js); its CLI, main.js, sits beside it.
+  return join(dirname(require.resolve("@google-cloud/functions-framework")), "main.js");
 }
 
 /**
