@@ -1,5 +1,6 @@
 import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
 import { createLogger } from "../core/logger.ts";
+import { fastCrc32cGenerator } from "./crc32c.ts";
 import { taskLabels } from "./env.ts";
 import { runTask } from "./task.ts";
 
@@ -15,12 +16,10 @@ const logger = createLogger({ component: "worker", labels: taskLabels(process.en
 async function main(): Promise<number> {
   const storage = new Storage({
     retryOptions: { idempotencyStrategy: IdempotencyStrategy.RetryAlways },
+    // The client's own CRC32C costs about as much CPU as processing the records; this one is ~10x faster.
+    crc32cGenerator: fastCrc32cGenerator,
   });
   const outcome = await runTask(process.env, { storage, logger, now: () => new Date() });
-  if (process.env.BATCHLINE_REPORT_RESOURCE_USAGE === "1") {
-    // For bench/worker.ts: peak memory as the kernel counted it (maxRSS is in KiB).
-    process.stderr.write(`${JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
-  }
   return outcome.exitCode;
 }
 

@@ -20,8 +20,9 @@ export interface Processor {
   /** Once per task, before the first record: load models or reference data. Errors fail the task. */
   setup?(ctx: ProcessorContext): void | Promise<void>;
   /**
-   * One record (a parsed JSON value from one line) to its output: return the output record (written as one
-   * JSON line), `undefined` to write nothing for it, or `bad(reason)` to send it to the errors file.
+   * One record (a parsed JSON value from one line, the processor's to change or return) to its output:
+   * return the output record (written as one JSON line), `undefined` to write nothing for it, or
+   * `bad(reason)` to send it to the errors file.
    * Throw `FatalInputError` when the input as a whole can never be processed (the task fails, no retry);
    * any other error fails the task as retryable unless it says otherwise (see worker/classify.ts).
    */

@@ -16,7 +16,9 @@ export function createUppercaseProcessor(): Processor {
       const text = (record as { text?: unknown }).text;
       if (text === undefined) return bad('record has no "text" field');
       if (typeof text !== "string") return bad(`field "text" is ${describeJsonType(text)}, not a string`);
-      return { ...record, text: text.toUpperCase() };
+      // The record is this call's own freshly parsed value: change it in place rather than copy it.
+      (record as { text: string }).text = text.toUpperCase();
+      return record;
     },
   };
 }
