@@ -3,8 +3,9 @@ import { createLogger, type Logger } from "../../core/logger.ts";
 import { FsBackend } from "./backend/fs.ts";
 import { MemoryBackend } from "./backend/memory.ts";
 import type { StorageBackend } from "./backend/types.ts";
+import { HashService } from "./hashing.ts";
 import { ChangeBus, type ChangeListener } from "./notifications/events.ts";
-import { PubsubNotifier } from "./notifications/pubsub.ts";
+import type { PubsubNotifier } from "./notifications/pubsub.ts";
 import { createGcsServer } from "./server.ts";
 import { SessionTable } from "./sessions.ts";
 import { Store } from "./store.ts";
@@ -46,19 +47,23 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   });
   let baseUrl = "";
   const store = new Store({ backend, bus, baseUrl: () => baseUrl, logger: log });
-  const sessions = new SessionTable(backend);
+  const hashing = new HashService();
+  const sessions = new SessionTable(backend, hashing);
   await sessions.restore(await store.open());
 
-  const notifier = options.pubsub
-    ? new PubsubNotifier({
-        emulatorHost: options.pubsub.emulatorHost,
-        projectId: options.pubsub.projectId ?? "batchline-local",
-        logger: log,
-      })
-    : undefined;
+  // The Pub/Sub client (gRPC and its protos) is loaded only when notifications are to be delivered.
+  let notifier: PubsubNotifier | undefined;
+  if (options.pubsub) {
+    const { PubsubNotifier } = await import("./notifications/pubsub.ts");
+    notifier = new PubsubNotifier({
+      emulatorHost: options.pubsub.emulatorHost,
+      projectId: options.pubsub.projectId ?? "batchline-local",
+      logger: log,
+    });
+  }
   if (notifier) bus.subscribe((event) => notifier.publish(store.notificationsOf(event.bucket), event));
 
-  const server = createGcsServer({ store, sessions, notifier, log, baseUrl: () => baseUrl });
+  const server = createGcsServer({ store, sessions, notifier, hashing, log, baseUrl: () => baseUrl });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => {
@@ -92,6 +97,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
         await new Promise((resolve) => setTimeout(resolve, 10));
         await notifier?.close();
         await backend.close();
+        await hashing.close();
         log.info({ url: baseUrl }, "GCS emulator stopped");
       })();
       return stopping;

@@ -93,10 +93,11 @@ export async function stageBody(
         chunk = chunk.subarray(toSkip);
         toSkip = 0;
       }
-      hasher?.update(chunk);
       written += chunk.length;
-      const wait = staged.write(chunk);
-      if (wait) await wait;
+      const hashed = hasher?.update(chunk);
+      const stored = staged.write(chunk);
+      if (hashed) await hashed;
+      if (stored) await stored;
     }
   } finally {
     await staged.flush();

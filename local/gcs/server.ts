@@ -7,6 +7,7 @@ import { handleNotification, handleNotifications } from "./handlers/notification
 import { handleCompose, handleMove, handleObject, handleObjects, handleRewrite } from "./handlers/objects.ts";
 import { handleUpload } from "./handlers/uploads.ts";
 import { handleXmlObject } from "./handlers/xml.ts";
+import type { HashService } from "./hashing.ts";
 import { sendError, sendJson } from "./http.ts";
 import type { PubsubNotifier } from "./notifications/pubsub.ts";
 import { parseRoute, type Route } from "./routes.ts";
@@ -17,6 +18,7 @@ export interface ServerDeps {
   store: Store;
   sessions: SessionTable;
   notifier: PubsubNotifier | undefined;
+  hashing: HashService;
   log: Logger;
   baseUrl: () => string;
 }
@@ -55,6 +57,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
       store: deps.store,
       sessions: deps.sessions,
       notifier: deps.notifier,
+      hashing: deps.hashing,
       baseUrl: deps.baseUrl(),
       log: deps.log,
     };

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { SessionRecord, StagedData, StorageBackend } from "./backend/types.ts";
-import { ObjectHasher } from "./hashing.ts";
+import type { HashService, ObjectHasher } from "./hashing.ts";
 import { KeyedMutex } from "./locks.ts";
 import type { JsonObject } from "./resources.ts";
 
@@ -20,11 +20,13 @@ export interface Session {
 /** Open resumable sessions, persisted through the backend so they survive a restart on fs. */
 export class SessionTable {
   #backend: StorageBackend;
+  #hashing: HashService;
   #sessions = new Map<string, Session>();
   #locks = new KeyedMutex();
 
-  constructor(backend: StorageBackend) {
+  constructor(backend: StorageBackend, hashing: HashService) {
     this.#backend = backend;
+    this.#hashing = hashing;
   }
 
   /** Re-attaches sessions a previous run left open (their staged bytes are still there). */
@@ -38,7 +40,7 @@ export class SessionTable {
       this.#sessions.set(record.id, {
         record,
         staged,
-        hasher: staged.size === 0 ? new ObjectHasher() : undefined,
+        hasher: staged.size === 0 ? this.#hashing.hasher() : undefined,
       });
     }
   }
@@ -48,7 +50,7 @@ export class SessionTable {
     const record: SessionRecord = { ...fields, id, createdAt: new Date().toISOString() };
     const staged = await this.#backend.stage(id);
     await this.#backend.saveSession(record);
-    const session: Session = { record, staged, hasher: new ObjectHasher() };
+    const session: Session = { record, staged, hasher: this.#hashing.hasher() };
     this.#sessions.set(id, session);
     return session;
   }
@@ -66,11 +68,14 @@ export class SessionTable {
   /** The object is committed: forget the bytes and remember the answer for a while. */
   async finish(session: Session, resource: JsonObject): Promise<void> {
     session.finished = { resource, at: Date.now() };
+    session.hasher?.dispose();
     session.hasher = undefined;
     await this.#backend.removeSession(session.record.id);
   }
 
   async cancel(session: Session): Promise<void> {
+    session.hasher?.dispose();
+    session.hasher = undefined;
     this.#sessions.delete(session.record.id);
     await this.#backend.removeSession(session.record.id);
   }

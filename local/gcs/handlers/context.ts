@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../../core/logger.ts";
+import type { HashService } from "../hashing.ts";
 import type { PubsubNotifier } from "../notifications/pubsub.ts";
 import type { SessionTable } from "../sessions.ts";
 import type { Store } from "../store.ts";
@@ -12,6 +13,7 @@ export interface RequestContext {
   store: Store;
   sessions: SessionTable;
   notifier: PubsubNotifier | undefined;
+  hashing: HashService;
   /** The emulator's own base URL, for selfLink/mediaLink. */
   baseUrl: string;
   log: Logger;

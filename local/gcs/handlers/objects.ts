@@ -1,7 +1,6 @@
 import type { ObjectFields, ObjectRecord } from "../backend/types.ts";
 import { badRequest, invalid, methodNotAllowed, required } from "../errors.ts";
 import { compileGlob } from "../glob.ts";
-import { ObjectHasher } from "../hashing.ts";
 import { readJson, sendEmpty, sendJson, stageBody } from "../http.ts";
 import { validateObjectName } from "../names.ts";
 import { fieldsOf, parseObjectFields, patchObjectFields } from "../object-fields.ts";
@@ -215,13 +214,16 @@ export async function handleCompose(ctx: RequestContext, bucket: string, destina
   const fields = parseObjectFields(destinationBody);
 
   const staged = await ctx.store.backend.stage();
-  const hasher = new ObjectHasher();
+  const hasher = ctx.hashing.hasher();
+  let crc32c: string;
   try {
     for (const source of sources) {
       const data = await ctx.store.openData(source, 0, source.size - 1);
       await stageBody(data, staged, hasher);
     }
+    crc32c = (await hasher.digest()).crc32c;
   } catch (err) {
+    hasher.dispose();
     await ctx.store.backend.discardStaged(staged.id);
     throw err;
   }
@@ -231,7 +233,7 @@ export async function handleCompose(ctx: RequestContext, bucket: string, destina
     name: destination,
     data: { staged },
     size: hasher.bytes,
-    crc32c: hasher.digest().crc32c,
+    crc32c,
     fields,
     componentCount,
     preconditions: parsePreconditions(ctx.query),

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { ObjectFields, StagedData } from "../backend/types.ts";
 import { badRequest, GcsError, invalid, methodNotAllowed, notFound } from "../errors.ts";
-import { type Checksums, ObjectHasher, parseGoogHash } from "../hashing.ts";
+import { type Checksums, type ObjectHasher, parseGoogHash } from "../hashing.ts";
 import { parseJsonObject, readJson, sendEmpty, sendJson, stageBody } from "../http.ts";
 import { multipartBoundary, readMultipartUpload } from "../multipart.ts";
 import { validateObjectName } from "../names.ts";
@@ -54,13 +54,13 @@ async function insertMedia(ctx: RequestContext, bucket: string): Promise<void> {
   const contentEncoding = ctx.query.get("contentEncoding");
   if (contentEncoding) fields.contentEncoding = contentEncoding;
   const staged = await ctx.store.backend.stage();
-  const hasher = new ObjectHasher();
+  const hasher = ctx.hashing.hasher();
   await stageOrDiscard(ctx, ctx.req, staged, hasher);
   await commitUpload(ctx, {
     bucket,
     name,
     staged,
-    sums: hasher.digest(),
+    sums: await hasher.digest(),
     size: hasher.bytes,
     fields,
     pre,
@@ -80,18 +80,21 @@ async function insertMultipart(ctx: RequestContext, bucket: string): Promise<voi
     checkEarly(ctx, bucket, queryName, pre);
   }
   const staged = await ctx.store.backend.stage();
-  const hasher = new ObjectHasher();
+  const hasher = ctx.hashing.hasher();
   let parsed: Awaited<ReturnType<typeof readMultipartUpload>>;
   try {
     parsed = await readMultipartUpload(ctx.req as AsyncIterable<Buffer>, boundary, (chunk) => {
-      hasher.update(chunk);
-      return staged.write(chunk);
+      const hashed = hasher.update(chunk);
+      const stored = staged.write(chunk);
+      return hashed && stored ? Promise.all([hashed, stored]).then(() => undefined) : (hashed ?? stored);
     });
     await staged.flush();
   } catch (err) {
+    hasher.dispose();
     await ctx.store.backend.discardStaged(staged.id);
     throw err;
   }
+  const sums = await hasher.digest();
   try {
     const metadata = parseJsonObject(parsed.metadata);
     const name = queryName ?? (typeof metadata.name === "string" ? metadata.name : undefined);
@@ -103,7 +106,7 @@ async function insertMultipart(ctx: RequestContext, bucket: string): Promise<voi
       bucket,
       name,
       staged,
-      sums: hasher.digest(),
+      sums,
       size: hasher.bytes,
       fields,
       pre,
@@ -203,7 +206,10 @@ async function handleSessionRequest(ctx: RequestContext, uploadId: string): Prom
       );
     }
     const skip = staged.size - range.start;
-    if (session.hasher && session.hasher.bytes !== staged.size) session.hasher = undefined;
+    if (session.hasher && session.hasher.bytes !== staged.size) {
+      session.hasher.dispose();
+      session.hasher = undefined;
+    }
     try {
       await stageBody(ctx.req as AsyncIterable<Buffer>, staged, session.hasher, skip);
     } catch (err) {
@@ -243,8 +249,9 @@ async function finishSession(ctx: RequestContext, session: Session): Promise<voi
     }
     const sums =
       session.hasher && session.hasher.bytes === staged.size
-        ? session.hasher.digest()
-        : await hashStaged(staged);
+        ? await session.hasher.digest()
+        : await hashStaged(ctx, staged);
+    session.hasher = undefined;
     const fromRequest = parseGoogHash(ctx.req.headers["x-goog-hash"]);
     verifyChecksums(sums, { md5: r.expectedMd5, crc32c: r.expectedCrc32c });
     verifyChecksums(sums, fromRequest);
@@ -335,14 +342,19 @@ async function stageOrDiscard(
   try {
     await stageBody(body as AsyncIterable<Buffer>, staged, hasher);
   } catch (err) {
+    hasher.dispose();
     await ctx.store.backend.discardStaged(staged.id);
     throw err;
   }
 }
 
-async function hashStaged(staged: StagedData): Promise<Checksums> {
-  const hasher = new ObjectHasher();
-  for await (const chunk of staged.read() as AsyncIterable<Buffer>) hasher.update(chunk);
+/** Hashes staged bytes from the start: after a restart, the running hashes of a session are gone. */
+async function hashStaged(ctx: RequestContext, staged: StagedData): Promise<Checksums> {
+  const hasher = ctx.hashing.hasher();
+  for await (const chunk of staged.read() as AsyncIterable<Buffer>) {
+    const wait = hasher.update(chunk);
+    if (wait) await wait;
+  }
   return hasher.digest();
 }
 

@@ -1,0 +1,346 @@
+// GCS emulator benchmark: 1 GiB up and down through the emulator with the official client, against a plain
+// loopback HTTP stream of the same bytes (the limit); listing 10,000 objects in pages of 1,000; and the
+// emulator's peak RSS, measured in its own process (bench/gcs-server.ts).
+// Run: npm run bench:gcs   (node --import tsx bench/gcs.ts)
+// Env: BENCH_GCS_BYTES (default 1 GiB), BENCH_GCS_LIST (default 10000), BENCH_GCS_BACKENDS (default "fs,memory"),
+//      BENCH_GCS_WRITE=0 to skip writing bench/RESULTS.md.
+import { type ChildProcess, fork } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { type CRC32CValidator, Storage } from "@google-cloud/storage";
+import { crc32cToBase64, crc32cUpdate } from "../local/gcs/crc32c.ts";
+
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_GCS_BYTES ?? 1024 * MiB);
+const LIST = Number(process.env.BENCH_GCS_LIST ?? 10_000);
+const BACKENDS = (process.env.BENCH_GCS_BACKENDS ?? "fs,memory").split(",") as Array<"fs" | "memory">;
+const BLOCK = randomBytes(MiB);
+
+/** SIZE bytes as a stream of the same 1 MiB block: no generation cost on either side of the comparison. */
+function source(size: number): Readable {
+  let left = size;
+  return new Readable({
+    highWaterMark: 4 * MiB,
+    read() {
+      if (left <= 0) {
+        this.push(null);
+        return;
+      }
+      const n = Math.min(BLOCK.length, left);
+      left -= n;
+      this.push(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n));
+    },
+  });
+}
+
+function counter(): { sink: Writable; bytes: () => number } {
+  let n = 0;
+  return {
+    sink: new Writable({
+      highWaterMark: 4 * MiB,
+      write(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        cb();
+      },
+    }),
+    bytes: () => n,
+  };
+}
+
+/** The emulator (or the plain server) in a child process, so its RSS is its own. */
+class Child {
+  readonly url: string;
+  #proc: ChildProcess;
+  private constructor(proc: ChildProcess, url: string) {
+    this.#proc = proc;
+    this.url = url;
+  }
+  static async start(args: string[]): Promise<Child> {
+    const proc = fork(fileURLToPath(new URL("./gcs-server.ts", import.meta.url)), args, {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      proc.once("message", (m: { url: string }) => resolve(m.url));
+      proc.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
+    });
+    return new Child(proc, url);
+  }
+  #ask<T>(cmd: string): Promise<T> {
+    return new Promise((resolve) => {
+      this.#proc.once("message", (m: T) => resolve(m));
+      this.#proc.send({ cmd });
+    });
+  }
+  async peak(): Promise<number> {
+    return (await this.#ask<{ peak: number }>("peak")).peak;
+  }
+  async resetPeak(): Promise<void> {
+    await this.#ask("resetPeak");
+  }
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.#proc.once("exit", resolve));
+    this.#proc.send({ cmd: "stop" });
+    await exited;
+  }
+}
+
+async function seconds(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+/** Best of `n` runs (the machine is shared; the best run is the least disturbed one). */
+async function best(n: number, fn: () => Promise<unknown>): Promise<number> {
+  let min = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) min = Math.min(min, await seconds(fn));
+  return min;
+}
+
+const mbps = (bytes: number, s: number) => bytes / MiB / s;
+
+/** A CRC32C for the Node client (its `crc32cGenerator` option) built on the emulator's slicing-by-8 table code. */
+function fastCrc32c(): CRC32CValidator {
+  let crc = 0;
+  return {
+    update: (data: Buffer) => {
+      crc = crc32cUpdate(crc, data);
+    },
+    toString: () => crc32cToBase64(crc),
+    validate: (value: string) => value === crc32cToBase64(crc),
+  };
+}
+
+async function plainLoopback(): Promise<{ up: number; down: number }> {
+  const child = await Child.start(["plain"]);
+  const agent = new Agent({ keepAlive: true });
+  const upload = async () => {
+    const req = request(`${child.url}/upload`, {
+      method: "PUT",
+      agent,
+      headers: { "content-type": "application/octet-stream" },
+    });
+    const response = new Promise<string>((resolve, reject) => {
+      req.on("response", (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+    });
+    await pipeline(source(SIZE), req);
+    const { bytes } = JSON.parse(await response) as { bytes: number };
+    if (bytes !== SIZE) throw new Error(`plain upload: server got ${bytes} bytes`);
+  };
+  const download = async () => {
+    const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+      request(`${child.url}/bytes?size=${SIZE}`, { agent }, resolve).on("error", reject).end();
+    });
+    const c = counter();
+    await pipeline(res, c.sink);
+    if (c.bytes() !== SIZE) throw new Error(`plain download: got ${c.bytes()} bytes`);
+  };
+  const up = await best(2, upload);
+  const down = await best(2, download);
+  agent.destroy();
+  await child.stop();
+  return { up, down };
+}
+
+interface ClientRun {
+  label: string;
+  up: number;
+  down: number;
+}
+
+interface BackendRun {
+  backend: string;
+  runs: ClientRun[];
+  listSeconds: number;
+  listPages: number;
+  listed: number;
+  seedSeconds: number;
+  peakRss: number;
+  peakRssList: number;
+}
+
+async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promise<BackendRun> {
+  const dir = await mkdtemp(join(tmpdir(), "bench-gcs-"));
+  const child = await Child.start(["emulator", backend, dir]);
+  const configs: Array<{ label: string; storage: Storage }> = [
+    {
+      label: "client defaults (its JS crc32c)",
+      storage: new Storage({
+        apiEndpoint: child.url,
+        projectId: "bench",
+        retryOptions: { autoRetry: false },
+      }),
+    },
+    {
+      label: "client with crc32cGenerator = slicing-by-8",
+      storage: new Storage({
+        apiEndpoint: child.url,
+        projectId: "bench",
+        retryOptions: { autoRetry: false },
+        crc32cGenerator: fastCrc32c,
+      }),
+    },
+  ];
+  const [bucket] = await (configs[0] as { storage: Storage }).storage.createBucket("bench-bucket");
+  await child.resetPeak();
+  const runs: ClientRun[] = [];
+  for (const { label, storage } of configs) {
+    const file = storage.bucket(bucket.name).file("one-gib.bin");
+    const up = await best(2, async () => {
+      await pipeline(
+        source(SIZE),
+        file.createWriteStream({ resumable: true, contentType: "application/octet-stream" }),
+      );
+    });
+    const [m] = await file.getMetadata();
+    if (Number(m.size) !== SIZE || m.md5Hash !== expectedMd5)
+      throw new Error(`${backend}: stored object differs (${m.size}, ${m.md5Hash})`);
+    const down = await best(2, async () => {
+      const c = counter();
+      await pipeline(file.createReadStream(), c.sink);
+      if (c.bytes() !== SIZE) throw new Error(`${backend}: downloaded ${c.bytes()} bytes`);
+    });
+    runs.push({ label, up, down });
+  }
+  const peakRss = await child.peak();
+  await configs[0]?.storage.bucket(bucket.name).file("one-gib.bin").delete();
+
+  // Listing: seed LIST small objects, then list them in pages of 1,000.
+  await child.resetPeak();
+  const storage = (configs[0] as { storage: Storage }).storage;
+  const listBucket = storage.bucket(bucket.name);
+  let next = 0;
+  const seedSeconds = await seconds(() =>
+    Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < LIST) {
+          const i = next++;
+          await listBucket
+            .file(`list/obj-${String(i).padStart(6, "0")}`)
+            .save("x", { resumable: false, validation: false });
+        }
+      }),
+    ),
+  );
+  let listed = 0;
+  let pages = 0;
+  const listSeconds = await seconds(async () => {
+    let pageToken: string | undefined;
+    do {
+      const [files, nextQuery] = await listBucket.getFiles({
+        prefix: "list/",
+        maxResults: 1000,
+        autoPaginate: false,
+        ...(pageToken ? { pageToken } : {}),
+      });
+      listed += files.length;
+      pages++;
+      pageToken = (nextQuery as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+  });
+  if (listed !== LIST) throw new Error(`${backend}: listed ${listed} of ${LIST}`);
+  const peakRssList = await child.peak();
+  await child.stop();
+  await rm(dir, { recursive: true, force: true });
+  return { backend, runs, listSeconds, listPages: pages, listed, seedSeconds, peakRss, peakRssList };
+}
+
+function md5OfSource(size: number): string {
+  const h = createHash("md5");
+  for (let left = size; left > 0; left -= BLOCK.length)
+    h.update(left >= BLOCK.length ? BLOCK : BLOCK.subarray(0, left));
+  return h.digest("base64");
+}
+
+async function main(): Promise<void> {
+  const expectedMd5 = md5OfSource(SIZE);
+  console.error(
+    `bench: ${SIZE / MiB} MiB transfers, ${LIST} objects to list, backends ${BACKENDS.join(", ")}`,
+  );
+  const plain = await plainLoopback();
+  const results: BackendRun[] = [];
+  for (const backend of BACKENDS) results.push(await emulatorRun(backend, expectedMd5));
+
+  const lines: string[] = [];
+  const size = `${SIZE / MiB} MiB`;
+  lines.push(`| what | backend | client | up MB/s | down MB/s | up ratio | down ratio |`);
+  lines.push(`|---|---|---|---|---|---|---|`);
+  lines.push(
+    `| plain loopback HTTP (the limit) | - | node:http | ${mbps(SIZE, plain.up).toFixed(0)} | ${mbps(SIZE, plain.down).toFixed(0)} | 1.00 | 1.00 |`,
+  );
+  for (const r of results) {
+    for (const run of r.runs) {
+      const up = mbps(SIZE, run.up);
+      const down = mbps(SIZE, run.down);
+      lines.push(
+        `| ${size} through the emulator | ${r.backend} | ${run.label} | ${up.toFixed(0)} | ${down.toFixed(0)} | ${(up / mbps(SIZE, plain.up)).toFixed(2)} | ${(down / mbps(SIZE, plain.down)).toFixed(2)} |`,
+      );
+    }
+  }
+  lines.push("");
+  lines.push(
+    `| backend | list ${LIST} objects, pages of 1,000 | pages | seeding ${LIST} objects | emulator peak RSS, 1 GiB phase | emulator peak RSS, list phase |`,
+  );
+  lines.push(`|---|---|---|---|---|---|`);
+  for (const r of results) {
+    lines.push(
+      `| ${r.backend} | ${r.listSeconds.toFixed(3)} s | ${r.listPages} | ${r.seedSeconds.toFixed(1)} s | ${(r.peakRss / MiB).toFixed(0)} MB | ${(r.peakRssList / MiB).toFixed(0)} MB |`,
+    );
+  }
+  const table = lines.join("\n");
+  console.log(table);
+
+  if (process.env.BENCH_GCS_WRITE !== "0") await writeResults(table);
+}
+
+async function writeResults(table: string): Promise<void> {
+  const path = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
+  const heading = "## GCS emulator (bench/gcs.ts)";
+  const section = [
+    heading,
+    "",
+    "Command: `npm run bench:gcs` (= `node --import tsx bench/gcs.ts`).",
+    `Date: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), shared with other engineers' jobs.`,
+    "",
+    "Each transfer is the best of 2 runs: a resumable upload (single request, as `createWriteStream` sends it) and a",
+    "`createReadStream` download with the client's default crc32c validation. The emulator runs in a child process",
+    "(bench/gcs-server.ts); the plain baseline is a node:http client and server in the same arrangement moving the",
+    "same bytes with no hashing and no storage. Peak RSS is the emulator process's VmHWM over each phase.",
+    "",
+    table,
+    "",
+  ].join("\n");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    text =
+      "# Benchmark results\n\nEach section belongs to one benchmark; figures are from the machine named in the section.\n";
+  }
+  const start = text.indexOf(heading);
+  if (start < 0) {
+    text = `${text.trimEnd()}\n\n${section}`;
+  } else {
+    const after = text.indexOf("\n## ", start + heading.length);
+    text = `${text.slice(0, start)}${section}${after < 0 ? "" : `\n${text.slice(after + 1)}`}`;
+  }
+  await writeFile(path, text);
+  console.error(`wrote ${path}`);
+}
+
+await main();
