@@ -7,8 +7,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { Agent, request } from "node:http";
-import { cpus, tmpdir } from "node:os";
+import { Agent, type IncomingMessage, request } from "node:http";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -118,42 +118,90 @@ function fastCrc32c(): CRC32CValidator {
   };
 }
 
+/** PUTs `size` bytes to `url` with node:http and returns the response body. */
+async function put(
+  agent: Agent,
+  url: string,
+  size: number,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const req = request(url, {
+    method: "PUT",
+    agent,
+    headers: { "content-type": "application/octet-stream", ...headers },
+  });
+  const response = new Promise<string>((resolve, reject) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        text += c;
+      });
+      res.on("end", () => resolve(text));
+    });
+    req.on("error", reject);
+  });
+  await pipeline(source(size), req);
+  return response;
+}
+
+/** GETs `url` with node:http and returns how many bytes came back. */
+async function get(agent: Agent, url: string): Promise<number> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    request(url, { agent }, resolve).on("error", reject).end();
+  });
+  const c = counter();
+  await pipeline(res, c.sink);
+  return c.bytes();
+}
+
 async function plainLoopback(): Promise<{ up: number; down: number }> {
   const child = await Child.start(["plain"]);
   const agent = new Agent({ keepAlive: true });
-  const upload = async () => {
-    const req = request(`${child.url}/upload`, {
-      method: "PUT",
-      agent,
-      headers: { "content-type": "application/octet-stream" },
-    });
-    const response = new Promise<string>((resolve, reject) => {
-      req.on("response", (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => {
-          text += c;
-        });
-        res.on("end", () => resolve(text));
-      });
-      req.on("error", reject);
-    });
-    await pipeline(source(SIZE), req);
-    const { bytes } = JSON.parse(await response) as { bytes: number };
+  const up = await best(2, async () => {
+    const { bytes } = JSON.parse(await put(agent, `${child.url}/upload`, SIZE)) as { bytes: number };
     if (bytes !== SIZE) throw new Error(`plain upload: server got ${bytes} bytes`);
-  };
-  const download = async () => {
-    const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
-      request(`${child.url}/bytes?size=${SIZE}`, { agent }, resolve).on("error", reject).end();
-    });
-    const c = counter();
-    await pipeline(res, c.sink);
-    if (c.bytes() !== SIZE) throw new Error(`plain download: got ${c.bytes()} bytes`);
-  };
-  const up = await best(2, upload);
-  const down = await best(2, download);
+  });
+  const down = await best(2, async () => {
+    const bytes = await get(agent, `${child.url}/bytes?size=${SIZE}`);
+    if (bytes !== SIZE) throw new Error(`plain download: got ${bytes} bytes`);
+  });
   agent.destroy();
   await child.stop();
+  return { up, down };
+}
+
+/**
+ * The emulator's own cost: the JSON API's resumable upload (one PUT) and `alt=media` download driven by
+ * node:http, with no client-side hashing.
+ */
+async function rawThroughEmulator(url: string, bucket: string): Promise<{ up: number; down: number }> {
+  const agent = new Agent({ keepAlive: true });
+  const name = "raw-one-gib.bin";
+  const up = await best(2, async () => {
+    const session = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${url}/upload/storage/v1/b/${bucket}/o?uploadType=resumable&name=${name}`,
+        { method: "POST", agent, headers: { "content-type": "application/json" } },
+        (res) => {
+          res.resume();
+          resolve(String(res.headers.location));
+        },
+      );
+      req.on("error", reject);
+      req.end("{}");
+    });
+    const body = JSON.parse(await put(agent, session, SIZE, { "content-range": "bytes 0-*/*" })) as {
+      size?: string;
+    };
+    if (Number(body.size) !== SIZE)
+      throw new Error(`raw upload: emulator answered ${JSON.stringify(body).slice(0, 200)}`);
+  });
+  const down = await best(2, async () => {
+    const bytes = await get(agent, `${url}/storage/v1/b/${bucket}/o/${name}?alt=media`);
+    if (bytes !== SIZE) throw new Error(`raw download: got ${bytes} bytes`);
+  });
+  agent.destroy();
   return { up, down };
 }
 
@@ -170,6 +218,7 @@ interface BackendRun {
   listPages: number;
   listed: number;
   seedSeconds: number;
+  idleRss: number;
   peakRss: number;
   peakRssList: number;
 }
@@ -179,7 +228,7 @@ async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promi
   const child = await Child.start(["emulator", backend, dir]);
   const configs: Array<{ label: string; storage: Storage }> = [
     {
-      label: "client defaults (its JS crc32c)",
+      label: "official client, defaults (its own JS crc32c)",
       storage: new Storage({
         apiEndpoint: child.url,
         projectId: "bench",
@@ -187,7 +236,7 @@ async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promi
       }),
     },
     {
-      label: "client with crc32cGenerator = slicing-by-8",
+      label: "official client, crc32cGenerator = the emulator's slicing-by-16",
       storage: new Storage({
         apiEndpoint: child.url,
         projectId: "bench",
@@ -197,8 +246,11 @@ async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promi
     },
   ];
   const [bucket] = await (configs[0] as { storage: Storage }).storage.createBucket("bench-bucket");
+  const idleRss = await child.peak();
   await child.resetPeak();
   const runs: ClientRun[] = [];
+  const raw = await rawThroughEmulator(child.url, bucket.name);
+  runs.push({ label: "node:http (JSON API, no client-side hashing)", ...raw });
   for (const { label, storage } of configs) {
     const file = storage.bucket(bucket.name).file("one-gib.bin");
     const up = await best(2, async () => {
@@ -257,7 +309,7 @@ async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promi
   const peakRssList = await child.peak();
   await child.stop();
   await rm(dir, { recursive: true, force: true });
-  return { backend, runs, listSeconds, listPages: pages, listed, seedSeconds, peakRss, peakRssList };
+  return { backend, runs, listSeconds, listPages: pages, listed, seedSeconds, idleRss, peakRss, peakRssList };
 }
 
 function md5OfSource(size: number): string {
@@ -268,6 +320,7 @@ function md5OfSource(size: number): string {
 }
 
 async function main(): Promise<void> {
+  const loadStart = loadavg()[0] ?? 0;
   const expectedMd5 = md5OfSource(SIZE);
   console.error(
     `bench: ${SIZE / MiB} MiB transfers, ${LIST} objects to list, backends ${BACKENDS.join(", ")}`,
@@ -294,14 +347,18 @@ async function main(): Promise<void> {
   }
   lines.push("");
   lines.push(
-    `| backend | list ${LIST} objects, pages of 1,000 | pages | seeding ${LIST} objects | emulator peak RSS, 1 GiB phase | emulator peak RSS, list phase |`,
+    `| backend | list ${LIST} objects, pages of 1,000 | pages | seeding ${LIST} objects | emulator RSS idle | emulator peak RSS, ${size} phase | emulator peak RSS, list phase |`,
   );
-  lines.push(`|---|---|---|---|---|---|`);
+  lines.push(`|---|---|---|---|---|---|---|`);
   for (const r of results) {
     lines.push(
-      `| ${r.backend} | ${r.listSeconds.toFixed(3)} s | ${r.listPages} | ${r.seedSeconds.toFixed(1)} s | ${(r.peakRss / MiB).toFixed(0)} MB | ${(r.peakRssList / MiB).toFixed(0)} MB |`,
+      `| ${r.backend} | ${r.listSeconds.toFixed(3)} s | ${r.listPages} | ${r.seedSeconds.toFixed(1)} s | ${(r.idleRss / MiB).toFixed(0)} MB | ${(r.peakRss / MiB).toFixed(0)} MB | ${(r.peakRssList / MiB).toFixed(0)} MB |`,
     );
   }
+  lines.push("");
+  lines.push(
+    `Load average (1 min): ${loadStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`,
+  );
   const table = lines.join("\n");
   console.log(table);
 

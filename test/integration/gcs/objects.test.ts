@@ -293,6 +293,35 @@ describe.each(BACKENDS)("objects (%s backend)", (backend) => {
     });
   });
 
+  describe("move", () => {
+    test("moveFileAtomic gives the new name the bytes and removes the old name", async () => {
+      const from = bucket.file("move/from.txt");
+      await from.save("moving", { resumable: false, contentType: "text/plain" });
+
+      await from.moveFileAtomic("move/to.txt");
+
+      expect((await from.exists())[0]).toBe(false);
+      const [m] = await bucket.file("move/to.txt").getMetadata();
+      expect(m.contentType).toBe("text/plain");
+      expect((await bucket.file("move/to.txt").download())[0].toString()).toBe("moving");
+    });
+  });
+
+  describe("holds", () => {
+    test("an object under a temporary hold cannot be deleted (403) until the hold is released", async () => {
+      const file = bucket.file("holds/held");
+      await file.save("x", { resumable: false });
+      await file.setMetadata({ temporaryHold: true });
+
+      const err = await caught(() => file.delete());
+      await file.setMetadata({ temporaryHold: false });
+      await file.delete();
+
+      expect(err.code).toBe(403);
+      expect((await file.exists())[0]).toBe(false);
+    });
+  });
+
   describe("delete", () => {
     test("a deleted object is gone", async () => {
       const file = bucket.file("delete/me");

@@ -31,6 +31,9 @@ describe("fs backend across a restart", () => {
     await bucket.file("versioned").save("first", { resumable: false });
     firstGeneration = String((await bucket.file("versioned").getMetadata())[0].generation);
     await bucket.file("versioned").save("second", { resumable: false });
+    await bucket.createNotification("projects/batchline-test/topics/kept-topic", {
+      eventTypes: ["OBJECT_FINALIZE"],
+    });
     for (const name of [...NAMES, "versioned"])
       before.set(name, (await bucket.file(name).getMetadata())[0] as Record<string, unknown>);
 
@@ -58,6 +61,14 @@ describe("fs backend across a restart", () => {
     const [m] = await bucket.file(name).getMetadata();
 
     expect(m).toEqual(before.get(name));
+  });
+
+  test("notification configs are still there", async () => {
+    const [configs] = await bucket.getNotifications();
+
+    expect(configs.map((c) => [c.metadata.topic, c.metadata.event_types])).toEqual([
+      ["//pubsub.googleapis.com/projects/batchline-test/topics/kept-topic", ["OBJECT_FINALIZE"]],
+    ]);
   });
 
   test("noncurrent generations are still listed and readable", async () => {
