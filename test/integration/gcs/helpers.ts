@@ -2,9 +2,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { Storage } from "@google-cloud/storage";
-import { createLogger } from "../../../core/logger.ts";
+import { createLogger, type Logger } from "../../../core/logger.ts";
 import { type GcsEmulator, type GcsEmulatorOptions, startGcsEmulator } from "../../../local/gcs/index.ts";
 
 export const BACKENDS = ["memory", "fs"] as const;
@@ -18,6 +18,18 @@ export interface ClientError {
 
 export const quietLogger = () =>
   createLogger({ component: "gcs-emulator", level: process.env.GCS_TEST_LOG_LEVEL ?? "warn" });
+
+/** A logger whose JSON lines are kept for assertions instead of printed. */
+export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logger: createLogger({ component: "gcs-emulator", level: "warn", destination }), lines };
+}
 
 /** An emulator for one backend, with a client pointed at it, and cleanup. */
 export interface Harness {

@@ -2,7 +2,7 @@ import { type Message, PubSub, type Subscription } from "@google-cloud/pubsub";
 import type { Bucket } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { ChangeEvent } from "../../../local/gcs/index.ts";
-import { BACKENDS, bucketName, caught, type Harness, startHarness } from "./helpers.ts";
+import { BACKENDS, bucketName, capturingLogger, caught, type Harness, startHarness } from "./helpers.ts";
 
 const PROJECT = "batchline-test";
 
@@ -255,9 +255,10 @@ describe.each(BACKENDS)("onChange listeners (%s backend)", (backend) => {
   let bucket: Bucket;
   const events: ChangeEvent[] = [];
   let unsubscribe: () => void;
+  const log = capturingLogger();
 
   beforeAll(async () => {
-    h = await startHarness(backend);
+    h = await startHarness(backend, { logger: log.logger });
     [bucket] = await h.storage.createBucket(bucketName("listeners"), { versioning: { enabled: true } });
     unsubscribe = h.emulator.onChange((e) => {
       events.push(e);
@@ -303,7 +304,7 @@ describe.each(BACKENDS)("onChange listeners (%s backend)", (backend) => {
     ]);
   });
 
-  test("a listener that throws does not fail the request", async () => {
+  test("a listener that throws does not fail the request, and the failure is logged", async () => {
     const stop = h.emulator.onChange(() => {
       throw new Error("listener bug");
     });
@@ -311,6 +312,9 @@ describe.each(BACKENDS)("onChange listeners (%s backend)", (backend) => {
       await bucket.file("d.txt").save("d", { resumable: false });
 
       expect((await bucket.file("d.txt").exists())[0]).toBe(true);
+      expect(log.lines).toContainEqual(
+        expect.objectContaining({ severity: "WARNING", message: "change listener failed", object: "d.txt" }),
+      );
     } finally {
       stop();
     }
