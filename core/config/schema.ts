@@ -171,7 +171,10 @@ export const clientConfigSchema = z.strictObject({
   subscribers: z.array(memberSchema).default([]),
   /** Create a pull subscription on the output topic for the client. */
   pullSubscription: z.boolean().default(false),
-  /** Wait this long after an upload before planning, so a burst of uploads becomes one job. */
+  /**
+   * Seconds of quiet to wait for after an upload before planning, so a burst of uploads becomes one job.
+   * An upload run waits at most ten times this long in all, so steady uploads cannot hold it off forever.
+   */
   debounceSeconds: z.number().int().min(0).max(3600).default(0),
   /** Overrides the platform's maxInputFailures for this client. */
   maxInputFailures: z.number().int().min(1).max(100).optional(),

@@ -13,6 +13,7 @@ import { BadRequestError } from "../shared/errors.ts";
 import { listObjects, readJson } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
+import { acquirePlanLock, planLockName, releasePlanLock } from "./lock.ts";
 import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
 import { compareGenerations, type Decision, type InputObject, planInputs } from "./pending.ts";
 import type { PlanRequest } from "./request.ts";
@@ -45,6 +46,31 @@ export interface NothingToDo {
   taskCount: 0;
   inputCount: 0;
   rejectedCount: 0;
+  /** Set while a burst of uploads is still arriving: call plan again after this many seconds. */
+  waitSeconds?: number;
+}
+
+/** The longest an upload run waits for a burst to go quiet, in multiples of the client's debounceSeconds. */
+export const MAX_DEBOUNCE_FACTOR = 10;
+
+/**
+ * Trailing debounce for upload runs: while the youngest pending input is younger than the client's
+ * debounceSeconds, the run waits (so a burst, however long it takes, becomes one job), but never longer in
+ * total than MAX_DEBOUNCE_FACTOR × debounceSeconds, so steady uploads cannot starve it.
+ */
+export function debounceWait(options: {
+  debounceSeconds: number;
+  waitedSeconds: number;
+  now: Date;
+  pendingCreated: readonly number[];
+}): number {
+  const { debounceSeconds, waitedSeconds } = options;
+  if (debounceSeconds <= 0 || options.pendingCreated.length === 0) return 0;
+  if (waitedSeconds >= debounceSeconds * MAX_DEBOUNCE_FACTOR) return 0;
+  const youngest = Math.max(...options.pendingCreated);
+  const ageSeconds = (options.now.getTime() - youngest) / 1000;
+  if (!(ageSeconds < debounceSeconds)) return 0;
+  return Math.max(1, Math.ceil(debounceSeconds - ageSeconds));
 }
 
 export type PlanResponse = PlannedRun | NothingToDo;
@@ -168,138 +194,172 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
     return NOTHING;
   }
 
-  const lease = leaseExpiresAt(now, job);
-  const running = (generation: string, failures: number): ClaimMetadata => ({
-    state: "running",
-    inputGeneration: generation,
-    runId,
-    failures: String(failures),
-    leaseExpiresAt: lease,
-    reason: "",
-  });
-
-  const claimed = await mapLimit(decisions.toClaim, STORAGE_CONCURRENCY, async (d) => {
-    const generation = d.input.generation;
-    const written = await writeClaim(
-      bucket,
-      d.claimName,
-      d.input.name,
-      running(generation, d.failures),
-      d.ifGenerationMatch,
-    );
-    const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "running", generation));
-    if (claimGeneration === null) {
-      logger.debug({ input: d.input.name }, "another run claimed this input first");
-      return null;
+  if (mode === "event" && decisions.ours.length === 0 && decisions.oursRejected.length === 0) {
+    const created = new Map(inputs.map((o) => [o.name, Date.parse(o.timeCreated)]));
+    const waitSeconds = debounceWait({
+      debounceSeconds: client.debounceSeconds,
+      waitedSeconds: request.waitedSeconds ?? 0,
+      now,
+      pendingCreated: decisions.toClaim
+        .map((d) => created.get(d.input.name) ?? Number.NaN)
+        .filter((t) => Number.isFinite(t)),
+    });
+    if (waitSeconds > 0) {
+      logger.info(
+        { waitSeconds, waitedSeconds: request.waitedSeconds ?? 0 },
+        "uploads still arriving; waiting before planning",
+      );
+      return { ...NOTHING, waitSeconds };
     }
-    return held(d, generation, claimGeneration, d.failures);
-  });
+  }
 
-  const refused = await mapLimit(
-    decisions.toReject,
-    STORAGE_CONCURRENCY,
-    async (d): Promise<Rejection | null> => {
+  const claimAndRecord = async (): Promise<PlanResponse> => {
+    const lease = leaseExpiresAt(now, job);
+    const running = (generation: string, failures: number): ClaimMetadata => ({
+      state: "running",
+      inputGeneration: generation,
+      runId,
+      failures: String(failures),
+      leaseExpiresAt: lease,
+      reason: "",
+    });
+
+    const claimed = await mapLimit(decisions.toClaim, STORAGE_CONCURRENCY, async (d) => {
       const generation = d.input.generation;
-      const poison: ClaimMetadata = {
-        state: "poison",
-        inputGeneration: generation,
-        runId,
-        failures: String(d.failures),
-        leaseExpiresAt: now.toISOString(),
-        reason: d.reason,
-      };
-      const written = await writeClaim(bucket, d.claimName, d.input.name, poison, d.ifGenerationMatch);
-      const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "poison", generation));
-      if (claimGeneration === null) return null;
-      logger.warn({ input: d.input.name, reason: d.reason }, `refused input ${d.input.name}: ${d.reason}`);
-      return {
+      const written = await writeClaim(
+        bucket,
+        d.claimName,
+        d.input.name,
+        running(generation, d.failures),
+        d.ifGenerationMatch,
+      );
+      const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "running", generation));
+      if (claimGeneration === null) {
+        logger.debug({ input: d.input.name }, "another run claimed this input first");
+        return null;
+      }
+      return held(d, generation, claimGeneration, d.failures);
+    });
+
+    const refused = await mapLimit(
+      decisions.toReject,
+      STORAGE_CONCURRENCY,
+      async (d): Promise<Rejection | null> => {
+        const generation = d.input.generation;
+        const poison: ClaimMetadata = {
+          state: "poison",
+          inputGeneration: generation,
+          runId,
+          failures: String(d.failures),
+          leaseExpiresAt: now.toISOString(),
+          reason: d.reason,
+        };
+        const written = await writeClaim(bucket, d.claimName, d.input.name, poison, d.ifGenerationMatch);
+        const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "poison", generation));
+        if (claimGeneration === null) return null;
+        logger.warn({ input: d.input.name, reason: d.reason }, `refused input ${d.input.name}: ${d.reason}`);
+        return {
+          object: d.input.name,
+          generation,
+          reason: d.reason,
+          claim: d.claimName,
+          claimGeneration,
+          failures: d.failures,
+        };
+      },
+    );
+
+    const heldInputs: HeldInput[] = [
+      ...decisions.ours.map((d) => held(d, d.generation, d.claimGeneration, d.failures)),
+      ...claimed.filter((h): h is HeldInput => h !== null),
+    ].sort((a, b) => compareGenerations(a.generation, b.generation) || (a.object < b.object ? -1 : 1));
+    const rejections: Rejection[] = [
+      ...decisions.oursRejected.map((d) => ({
         object: d.input.name,
-        generation,
+        generation: d.generation,
         reason: d.reason,
         claim: d.claimName,
-        claimGeneration,
+        claimGeneration: d.claimGeneration,
         failures: d.failures,
-      };
-    },
-  );
+      })),
+      ...refused.filter((r): r is Rejection => r !== null),
+    ];
+    if (heldInputs.length === 0 && rejections.length === 0 && mode !== "always") {
+      logger.info("every pending input was claimed by another run first; nothing to do");
+      return NOTHING;
+    }
 
-  const heldInputs: HeldInput[] = [
-    ...decisions.ours.map((d) => held(d, d.generation, d.claimGeneration, d.failures)),
-    ...claimed.filter((h): h is HeldInput => h !== null),
-  ].sort((a, b) => compareGenerations(a.generation, b.generation) || (a.object < b.object ? -1 : 1));
-  const rejections: Rejection[] = [
-    ...decisions.oursRejected.map((d) => ({
-      object: d.input.name,
-      generation: d.generation,
-      reason: d.reason,
-      claim: d.claimName,
-      claimGeneration: d.claimGeneration,
-      failures: d.failures,
-    })),
-    ...refused.filter((r): r is Rejection => r !== null),
-  ];
-  if (heldInputs.length === 0 && rejections.length === 0 && mode !== "always") {
-    logger.info("every pending input was claimed by another run first; nothing to do");
-    return NOTHING;
-  }
-
-  const written = await writeShards(bucket, runPrefix, runId, heldInputs, MANIFEST_SHARD_SIZE);
-  await release(
-    bucket,
-    written.left,
-    runId,
-    now,
-    "another attempt of the same run wrote its manifest first",
-    logger,
-  );
-  const manifest: Manifest = {
-    schemaVersion: 1,
-    product,
-    client: client.id,
-    bucket: platform.bucket,
-    runId,
-    jobId,
-    trigger: request.trigger,
-    plannedAt: now.toISOString(),
-    processor: job.processor,
-    mode,
-    inputCount: written.inputs.length,
-    taskCount: taskCountFor(mode, written.inputs.length),
-    rejected: rejections.map((r) => ({ object: r.object, generation: r.generation, reason: r.reason })),
-    shardSize: MANIFEST_SHARD_SIZE,
-    shards: written.shards,
-  };
-  if (await writeHeader(bucket, headerName, manifest)) {
-    logger.info(
-      { inputCount: manifest.inputCount, taskCount: manifest.taskCount, rejected: rejections.length, mode },
-      `planned run ${runId}: ${manifest.inputCount} inputs, ${rejections.length} refused`,
+    const written = await writeShards(bucket, runPrefix, runId, heldInputs, MANIFEST_SHARD_SIZE);
+    await release(
+      bucket,
+      written.left,
+      runId,
+      now,
+      "another attempt of the same run wrote its manifest first",
+      logger,
     );
-    return answer(manifest, platform.bucket, headerName, job);
-  }
+    const manifest: Manifest = {
+      schemaVersion: 1,
+      product,
+      client: client.id,
+      bucket: platform.bucket,
+      runId,
+      jobId,
+      trigger: request.trigger,
+      plannedAt: now.toISOString(),
+      processor: job.processor,
+      mode,
+      inputCount: written.inputs.length,
+      taskCount: taskCountFor(mode, written.inputs.length),
+      rejected: rejections.map((r) => ({ object: r.object, generation: r.generation, reason: r.reason })),
+      shardSize: MANIFEST_SHARD_SIZE,
+      shards: written.shards,
+    };
+    if (await writeHeader(bucket, headerName, manifest)) {
+      logger.info(
+        { inputCount: manifest.inputCount, taskCount: manifest.taskCount, rejected: rejections.length, mode },
+        `planned run ${runId}: ${manifest.inputCount} inputs, ${rejections.length} refused`,
+      );
+      return answer(manifest, platform.bucket, headerName, job);
+    }
 
-  // An identical call wrote the header first. Its manifest is the run; let go of what it does not list.
-  const winner = await readJson(bucket.file(headerName), manifestSchema);
-  if (winner === null) {
-    throw new BatchlineError(`${gsUri(platform.bucket, headerName)} vanished after it was written`, {
-      retryable: true,
-    });
+    // An identical call wrote the header first. Its manifest is the run; let go of what it does not list.
+    const winner = await readJson(bucket.file(headerName), manifestSchema);
+    if (winner === null) {
+      throw new BatchlineError(`${gsUri(platform.bucket, headerName)} vanished after it was written`, {
+        retryable: true,
+      });
+    }
+    const listed = new Set((await readShards(bucket, winner)).map((i) => `${i.object}#${i.generation}`));
+    const released = new Set(written.left);
+    const stranded = heldInputs.filter((h) => !released.has(h) && !listed.has(`${h.object}#${h.generation}`));
+    await release(
+      bucket,
+      stranded,
+      runId,
+      now,
+      "an identical plan call wrote the run's manifest first",
+      logger,
+    );
+    const reported = new Set(winner.rejected.map((r) => `${r.object}#${r.generation}`));
+    const unreported = rejections.filter((r) => !reported.has(`${r.object}#${r.generation}`));
+    await unreject(bucket, unreported, runId, now, logger);
+    logger.info("an identical plan call wrote the manifest first; returning it");
+    return answer(winner, platform.bucket, headerName, job);
+  };
+
+  // One planner per client at a time, so planners that wake together do not split a burst into many jobs.
+  const lockName = planLockName(product, client.id);
+  const lock = await acquirePlanLock(bucket, lockName, runId, now);
+  if (lock === null) {
+    logger.info("another run of this client is planning; trying again shortly");
+    return { ...NOTHING, waitSeconds: 1 };
   }
-  const listed = new Set((await readShards(bucket, winner)).map((i) => `${i.object}#${i.generation}`));
-  const released = new Set(written.left);
-  const stranded = heldInputs.filter((h) => !released.has(h) && !listed.has(`${h.object}#${h.generation}`));
-  await release(
-    bucket,
-    stranded,
-    runId,
-    now,
-    "an identical plan call wrote the run's manifest first",
-    logger,
-  );
-  const reported = new Set(winner.rejected.map((r) => `${r.object}#${r.generation}`));
-  const unreported = rejections.filter((r) => !reported.has(`${r.object}#${r.generation}`));
-  await unreject(bucket, unreported, runId, now, logger);
-  logger.info("an identical plan call wrote the manifest first; returning it");
-  return answer(winner, platform.bucket, headerName, job);
+  try {
+    return await claimAndRecord();
+  } finally {
+    await releasePlanLock(bucket, lockName, lock);
+  }
 }
 
 function held(

@@ -13,5 +13,8 @@ export const planRequestSchema = z.strictObject({
    * workflow execution id for a schedule. The same key always plans (or finds) the same run.
    */
   runKey: z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters"),
+  /** Seconds this execution has already waited for a burst of uploads to go quiet (see debounceSeconds). */
+  waitedSeconds: z.number().int().min(0).max(86_400).default(0),
 });
-export type PlanRequest = z.infer<typeof planRequestSchema>;
+/** What plan accepts: the parsed body, or a caller's own object (waitedSeconds may be left out). */
+export type PlanRequest = z.input<typeof planRequestSchema>;

@@ -10,6 +10,8 @@ export interface ListedObject {
   /** GCS generation as a decimal string (int64). */
   generation: string;
   size: number;
+  /** When this generation was created (RFC 3339). */
+  timeCreated: string;
   /** Custom metadata (claims keep their state here). */
   metadata: Record<string, string>;
 }
@@ -21,6 +23,7 @@ export async function listObjects(bucket: Bucket, prefix: string): Promise<Liste
     name: file.name,
     generation: String(file.metadata.generation ?? ""),
     size: Number(file.metadata.size ?? 0),
+    timeCreated: String(file.metadata.timeCreated ?? ""),
     metadata: customMetadata(file.metadata.metadata),
   }));
 }

@@ -21,8 +21,14 @@ describe("request bodies", () => {
       client: "acme",
       trigger: { type: "event", object: "shop/acme/inputs/a", eventId: "e" },
       runKey: "e",
+      waitedSeconds: 4,
     };
     expect(parseRequest(planRequestSchema, body)).toEqual(body);
+  });
+
+  it("treats a missing waitedSeconds as no waiting yet", () => {
+    const body = { client: "acme", trigger: { type: "manual" }, runKey: "k" };
+    expect(parseRequest(planRequestSchema, body)).toEqual({ ...body, waitedSeconds: 0 });
   });
 
   it("names a missing field", () => {

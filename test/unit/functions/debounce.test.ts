@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { debounceWait, MAX_DEBOUNCE_FACTOR } from "../../../functions/plan/plan.ts";
+
+const now = new Date("2026-11-21T12:00:00Z");
+const secondsAgo = (s: number) => now.getTime() - s * 1000;
+
+describe("trailing debounce", () => {
+  it("waits until the youngest pending input is debounceSeconds old", () => {
+    expect(
+      debounceWait({
+        debounceSeconds: 10,
+        waitedSeconds: 0,
+        now,
+        pendingCreated: [secondsAgo(30), secondsAgo(3)],
+      }),
+    ).toBe(7);
+  });
+
+  it("does not wait once the burst is quiet", () => {
+    expect(
+      debounceWait({
+        debounceSeconds: 10,
+        waitedSeconds: 0,
+        now,
+        pendingCreated: [secondsAgo(10), secondsAgo(40)],
+      }),
+    ).toBe(0);
+  });
+
+  it("waits at least a second when the remainder is fractional", () => {
+    expect(
+      debounceWait({ debounceSeconds: 2, waitedSeconds: 0, now, pendingCreated: [now.getTime() - 1_900] }),
+    ).toBe(1);
+  });
+
+  it("stops waiting after ten windows, so steady uploads cannot starve the run", () => {
+    const args = { debounceSeconds: 5, now, pendingCreated: [secondsAgo(0)] };
+    expect(debounceWait({ ...args, waitedSeconds: 5 * MAX_DEBOUNCE_FACTOR - 1 })).toBe(5);
+    expect(debounceWait({ ...args, waitedSeconds: 5 * MAX_DEBOUNCE_FACTOR })).toBe(0);
+  });
+
+  it("never waits without a debounce or without pending inputs", () => {
+    expect(debounceWait({ debounceSeconds: 0, waitedSeconds: 0, now, pendingCreated: [secondsAgo(0)] })).toBe(
+      0,
+    );
+    expect(debounceWait({ debounceSeconds: 10, waitedSeconds: 0, now, pendingCreated: [] })).toBe(0);
+  });
+});
