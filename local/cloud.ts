@@ -9,6 +9,7 @@ import { topicName } from "../core/ids.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
 import { areaPrefix } from "../core/naming.ts";
 import { workflowEnv } from "../core/workflow-env.ts";
+import { buildWorkerBundle } from "../worker/build.ts";
 import {
   type BatchLocalConfig,
   type BatchServer,
@@ -42,6 +43,8 @@ export interface LocalCloudOptions {
   schedules?: boolean;
   /** Seconds between job polls in the workflow (default 1). */
   pollSeconds?: number;
+  /** Build the worker bundle the image map runs, `<root>/.batchline/worker/worker.js` (default true). */
+  buildWorker?: boolean;
   logger?: Logger;
 }
 
@@ -97,6 +100,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
 
   try {
+    // The worker image runs the same bundle the Dockerfile ships; build it first (esbuild, well under a second).
+    if (options.buildWorker !== false) {
+      await buildWorkerBundle(resolve(rootDir, ".batchline", "worker", "worker.js"));
+    }
+
     // Messaging.
     let pubsubHost = options.pubsubEmulatorHost;
     if (!pubsubHost) {

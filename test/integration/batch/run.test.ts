@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadBatchLocalConfig } from "../../../local/batch/config.ts";
@@ -11,6 +11,7 @@ import { staticSecretResolver } from "../../../local/batch/secrets.ts";
 import type { LocalBatch, TaskEvent } from "../../../local/batch/service.ts";
 import type { JobJson } from "../../../local/batch/spec.ts";
 import type { StatusEvent } from "../../../local/batch/status.ts";
+import { buildWorkerBundle } from "../../../worker/build.ts";
 import {
   captureLogger,
   eventually,
@@ -545,6 +546,8 @@ describe("containers through the image map", () => {
   });
 
   it("the default image map runs the real worker: no environment is a permanent failure, FAIL_TASK stops retries", async () => {
+    // The map points at the worker bundle, as the local cloud builds it on start.
+    await buildWorkerBundle(resolve(".batchline/worker/worker.js"));
     batch = localBatch({ config: loadBatchLocalConfig("config/local.yaml") });
     const job = await runJob(batch, "worker-image", {
       taskGroups: [

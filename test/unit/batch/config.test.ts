@@ -22,7 +22,7 @@ describe("config/local.yaml, batch section", () => {
       config.images,
       "europe-west2-docker.pkg.dev/batchline-demo/batchline/worker:latest",
     );
-    expect(found?.mapping.command).toEqual(["node", "--import", "tsx", "worker/main.ts"]);
+    expect(found?.mapping.command).toEqual(["node", ".batchline/worker/worker.js"]);
     expect(found?.mapping.cwd).toBe(".");
   });
 
