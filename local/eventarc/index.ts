@@ -45,6 +45,9 @@ export interface LocalEventarcOptions {
 
 export interface LocalEventarc {
   triggers: readonly LocalTrigger[];
+  /** Drops every event until resume(), as if audit-log entries were lost (for showing the scheduled sweep). */
+  suspend(): void;
+  resume(): void;
   /** Resolves when every delivery started so far has settled. */
   idle(): Promise<void>;
   stop(): void;
@@ -73,6 +76,7 @@ export function startLocalEventarc(options: LocalEventarcOptions): LocalEventarc
   const { config, logger } = options;
   const triggers = triggersFor(config);
   const pending = new Set<Promise<unknown>>();
+  let suspended = false;
 
   const track = (p: Promise<unknown>) => {
     pending.add(p);
@@ -81,6 +85,10 @@ export function startLocalEventarc(options: LocalEventarcOptions): LocalEventarc
 
   const unsubscribe = options.storage.onChange((change) => {
     if (change.eventType !== "OBJECT_FINALIZE" || change.bucket !== config.platform.bucket) return;
+    if (suspended) {
+      logger?.warn({ object: change.object.name }, "eventarc: suspended, event dropped");
+      return;
+    }
     const object = String(change.object.name ?? "");
     const resourceName = objectResourceName(change.bucket, object);
     const matching = triggers.filter((t) => matchesPathPattern(t.pathPattern, resourceName));
@@ -113,6 +121,12 @@ export function startLocalEventarc(options: LocalEventarcOptions): LocalEventarc
 
   return {
     triggers,
+    suspend() {
+      suspended = true;
+    },
+    resume() {
+      suspended = false;
+    },
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },

@@ -134,6 +134,18 @@ describe("local Eventarc", () => {
     expect(ids[0]).toBe(ids[1]);
   });
 
+  it("drops events while suspended, as lost audit-log entries would be", async () => {
+    const storage = fakeStorage();
+    const delivered: unknown[] = [];
+    const eventarc = startLocalEventarc({ config, storage, deliver: async (e) => void delivered.push(e.resourcename) });
+    eventarc.suspend();
+    storage.finalize(bucket, "demo/demo/inputs/lost.jsonl");
+    eventarc.resume();
+    storage.finalize(bucket, "demo/demo/inputs/kept.jsonl");
+    await eventarc.idle();
+    expect(delivered).toEqual([`projects/_/buckets/${bucket}/objects/demo/demo/inputs/kept.jsonl`]);
+  });
+
   it("keeps going when a delivery fails", async () => {
     const storage = fakeStorage();
     let calls = 0;
