@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerClientsCommands } from "./clients.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { registerLocalCloudCommands } from "./local-cloud.ts";
 import { registerLocalCommands } from "./local.ts";
 import { registerRunsCommand } from "./runs.ts";
 import { registerTailCommand } from "./tail.ts";
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerConfigCommands(program);
   registerClientsCommands(program);
   registerDemoCommand(program);
+  registerLocalCloudCommands(program);
   registerLocalCommands(program);
   registerRunsCommand(program);
   registerTailCommand(program);

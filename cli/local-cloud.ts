@@ -1,0 +1,108 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { Storage } from "@google-cloud/storage";
+import type { Command } from "commander";
+import { createLogger } from "../core/logger.ts";
+import { areaPrefix, assertSafeObjectName } from "../core/naming.ts";
+import { startLocalCloud } from "../local/cloud.ts";
+import { localCommandGroup, untilSignal } from "./local.ts";
+import { clientOrExit, configOrExit } from "./shared.ts";
+
+interface UpOptions {
+  config: string;
+  backend: string;
+  dir: string;
+  twice?: boolean;
+  verbose?: boolean;
+}
+
+/** `batchline local up` and `batchline local upload`. */
+export function registerLocalCloudCommands(program: Command): void {
+  const local = localCommandGroup(program);
+
+  local
+    .command("up")
+    .description("run the whole local cloud until Ctrl-C and print the variables that point tools at it")
+    .option("--config <dir>", "config directory", "config")
+    .option("--backend <kind>", "where objects live: memory or fs", "fs")
+    .option("--dir <dir>", "directory of the fs backend (kept across restarts)", ".batchline/gcs")
+    .option("--twice", "deliver every upload event twice, to see deduplication at work")
+    .option("--verbose", "log every part's activity")
+    .action(async (opts: UpOptions) => {
+      if (opts.backend !== "memory" && opts.backend !== "fs") {
+        console.error(`invalid --backend ${JSON.stringify(opts.backend)}: expected memory or fs`);
+        process.exit(2);
+      }
+      configOrExit(opts.config);
+      const logger = createLogger({
+        component: "local",
+        format: "pretty",
+        level: opts.verbose ? "info" : "warn",
+      });
+      const cloud = await startLocalCloud({
+        configDir: opts.config,
+        storage: opts.backend === "fs" ? { backend: "fs", dir: opts.dir } : { backend: "memory" },
+        deliverTwice: opts.twice,
+        logger,
+      });
+      console.log(
+        `local cloud is up (bucket gs://${cloud.config.platform.bucket}, workflow ${cloud.workflowId})`,
+      );
+      for (const [name, value] of Object.entries(cloud.env)) console.log(`export ${name}=${value}`);
+      console.log("");
+      for (const client of cloud.config.clients.values()) {
+        const schedule = cloud.scheduler.jobs.find((j) => j.client === client.id);
+        console.log(
+          `client ${client.id}: upload to gs://${cloud.config.platform.bucket}/${areaPrefix(cloud.config.platform.product, client.id, "inputs")}` +
+            (schedule ? `; next scheduled run ${schedule.nextRun()?.toISOString() ?? "never"}` : ""),
+        );
+      }
+      console.log(
+        "\nwith those exported: batchline local upload FILE --client C; batchline runs --client C; batchline tail --client C",
+      );
+      const signal = await untilSignal();
+      console.error(`${signal}: stopping the local cloud`);
+      await cloud.stop();
+      process.exit(0);
+    });
+
+  local
+    .command("upload")
+    .description("upload a file to a client's inputs on the running local cloud (batchline local up)")
+    .argument("<file>", "file to upload")
+    .requiredOption("--client <id>", "client id")
+    .option("--as <path>", "path under the client's inputs/ (default: the file's name)")
+    .option("--config <dir>", "config directory", "config")
+    .action(async (file: string, opts: { client: string; as?: string; config: string }) => {
+      const config = configOrExit(opts.config);
+      const client = clientOrExit(config, opts.client);
+      const endpoint = process.env.STORAGE_EMULATOR_HOST;
+      if (!endpoint) {
+        console.error(
+          "STORAGE_EMULATOR_HOST is not set: start `batchline local up` and export what it prints",
+        );
+        process.exit(2);
+      }
+      let contents: Buffer;
+      try {
+        contents = readFileSync(file);
+      } catch (err) {
+        console.error(`cannot read ${file}: ${(err as Error).message}`);
+        process.exit(2);
+      }
+      const name = `${areaPrefix(config.platform.product, client.id, "inputs")}${opts.as ?? basename(file)}`;
+      try {
+        assertSafeObjectName(name);
+      } catch (err) {
+        console.error((err as Error).message);
+        process.exit(2);
+      }
+      const storage = new Storage({ apiEndpoint: endpoint, projectId: config.platform.project });
+      const target = storage.bucket(config.platform.bucket).file(name);
+      await target.save(contents, { resumable: contents.length > 8 * 1024 * 1024 });
+      const [metadata] = await target.getMetadata();
+      console.log(
+        `uploaded gs://${config.platform.bucket}/${name} (generation ${metadata.generation}, ${contents.length} bytes)`,
+      );
+    });
+}
