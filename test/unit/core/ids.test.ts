@@ -57,7 +57,7 @@ describe("batchJobId", () => {
   });
 
   it("stays within 63 characters and Batch's rule for the longest ids", () => {
-    const long = "a".repeat(23) + "z";
+    const long = `${"a".repeat(23)}z`;
     const id = batchJobId(long, long, run);
     expect(id.length).toBeLessThanOrEqual(63);
     expect(id).toMatch(BATCH_JOB_ID_PATTERN);
