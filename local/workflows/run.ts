@@ -39,6 +39,8 @@ export interface ExecutionRecord {
   result?: unknown;
   error?: { payload: unknown; context?: string };
   stepCount: number;
+  /** Most variable memory the execution held at once, in the service's accounting (0 when accounting is off). */
+  peakMemoryBytes: number;
   startTime: string;
   endTime: string;
 }
@@ -122,9 +124,12 @@ export function startExecution(program: WorkflowProgram, options: RunOptions = {
   exec.invoke = (name, args, caller) => callRoutine(program.routines, name, args, caller, exec);
   const startTime = new Date(exec.clock.now()).toISOString();
   const done = (async (): Promise<ExecutionRecord> => {
-    const finish = (rec: Omit<ExecutionRecord, "stepCount" | "startTime" | "endTime">): ExecutionRecord => ({
+    const finish = (
+      rec: Omit<ExecutionRecord, "stepCount" | "peakMemoryBytes" | "startTime" | "endTime">,
+    ): ExecutionRecord => ({
       ...rec,
       stepCount: exec.steps,
+      peakMemoryBytes: exec.peakMemory,
       startTime,
       endTime: new Date(exec.clock.now()).toISOString(),
     });

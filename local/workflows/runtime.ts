@@ -87,6 +87,8 @@ export const realClock: Clock = {
 /** What one execution carries: limits and counters, its environment, and hooks into the interpreter. */
 export class Exec {
   memory = 0;
+  /** Most variable memory this execution has held at once (bytes), for reports and benchmarks. */
+  peakMemory = 0;
   steps = 0;
   unhandledBranchErrors = 0;
   currentRoutine = "main";
@@ -129,6 +131,7 @@ export class Exec {
       );
     }
     this.memory = next;
+    if (next > this.peakMemory) this.peakMemory = next;
     scope.total += delta;
   }
 

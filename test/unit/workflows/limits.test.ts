@@ -150,3 +150,24 @@ ${inner}
     );
   });
 });
+
+describe("peak variable memory", () => {
+  it("reports the most memory held at once, not what is left at the end", async () => {
+    const program = parseWorkflow(`
+main:
+  steps:
+    - big:
+        assign:
+          - blob: \${text.replace_all("${"a".repeat(200)}", "a", "bbbbbbbbbb")}
+    - drop:
+        assign:
+          - blob: ""
+    - done:
+        return: \${len(blob)}
+`);
+    const record = await runWorkflow(program);
+    expect(record.state).toBe("SUCCEEDED");
+    expect(record.peakMemoryBytes).toBeGreaterThanOrEqual(2_000);
+    expect(record.peakMemoryBytes).toBeLessThan(4_000);
+  });
+});
