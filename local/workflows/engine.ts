@@ -168,6 +168,13 @@ export class WorkflowEngine {
     return this.view(e);
   }
 
+  /** The ended execution's full record (plain result and error, step count, peak variable memory). */
+  async record(idOrName: string): Promise<ExecutionRecord> {
+    const e = this.entry(idOrName);
+    e.record = await e.started.done;
+    return e.record;
+  }
+
   private entry(idOrName: string): Entry {
     const id = idOrName.includes("/") ? (idOrName.split("/").pop() as string) : idOrName;
     const e = this.executions.get(id);

@@ -70,6 +70,18 @@ describe("WorkflowEngine", () => {
     ]);
   });
 
+  it("gives the full record of an ended execution, with plain values and its counters", async () => {
+    const engine = new WorkflowEngine();
+    engine.deploy("greeter", GREET, { env: { MY_VAR: "x" } });
+    const { id } = engine.execute("greeter", { name: "bo" });
+    const record = await engine.record(id);
+    expect(record.state).toBe("SUCCEEDED");
+    expect(record.result).toMatchObject({ greeting: "hello bo", mine: "x" });
+    expect(record.stepCount).toBe(2);
+    expect(record.peakMemoryBytes).toBeGreaterThan(0);
+    await expect(engine.record("missing")).rejects.toThrow(NotFoundError);
+  });
+
   it("gives a failed execution an error with a JSON payload and a context", async () => {
     const engine = new WorkflowEngine();
     engine.deploy("bad", "- r:\n    raise: {message: nope, code: 3}\n");
