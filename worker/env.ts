@@ -125,7 +125,14 @@ export function recordLocationFrom(
 ): { run: RunLocation; taskIndex: number; attempt: number } | null {
   const index = raw.BATCH_TASK_INDEX;
   const uri = raw.BATCHLINE_MANIFEST_URI;
-  if (index === undefined || !/^\d+$/.test(index) || uri === undefined) return null;
+  if (
+    index === undefined ||
+    !/^\d+$/.test(index) ||
+    !Number.isSafeInteger(Number(index)) ||
+    uri === undefined
+  ) {
+    return null;
+  }
   const attempt = raw.BATCH_TASK_RETRY_ATTEMPT;
   try {
     return {

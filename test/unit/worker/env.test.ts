@@ -103,6 +103,7 @@ describe("recordLocationFrom and taskLabels", () => {
   it("give up without the manifest URI or a usable index", () => {
     expect(recordLocationFrom({ BATCH_TASK_INDEX: "0" })).toBeNull();
     expect(recordLocationFrom({ ...GOOD, BATCH_TASK_INDEX: "x" })).toBeNull();
+    expect(recordLocationFrom({ ...GOOD, BATCH_TASK_INDEX: "99999999999999999999" })).toBeNull();
     expect(taskLabels({})).toEqual({});
   });
 });
