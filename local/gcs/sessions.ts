@@ -7,14 +7,12 @@ import type { JsonObject } from "./resources.ts";
 /** How long a finished session still answers with its object, as GCS keeps a session for a week. */
 const FINISHED_TTL_MS = 60 * 60 * 1000;
 
-/** A resumable upload: its record, its staged bytes, and running hashes while they are contiguous. */
+/** A resumable upload in progress: its record, its staged bytes, and running hashes while they are contiguous. */
 export interface Session {
   record: SessionRecord;
   staged: StagedData;
   /** Hashes of the staged bytes; dropped when they can no longer be extended (then recomputed). */
   hasher: ObjectHasher | undefined;
-  /** Set once the object is committed: the resource every later request on the session gets. */
-  finished?: { resource: JsonObject; at: number };
 }
 
 /** Open resumable sessions, persisted through the backend so they survive a restart on fs. */
@@ -22,6 +20,8 @@ export class SessionTable {
   #backend: StorageBackend;
   #hashing: HashService;
   #sessions = new Map<string, Session>();
+  /** Finished sessions: only the answer is kept (never the bytes), for clients that ask again. */
+  #finished = new Map<string, { resource: JsonObject; at: number }>();
   #locks = new KeyedMutex();
 
   constructor(backend: StorageBackend, hashing: HashService) {
@@ -56,8 +56,13 @@ export class SessionTable {
   }
 
   get(id: string): Session | undefined {
-    this.#prune();
     return this.#sessions.get(id);
+  }
+
+  /** The object a finished session created, for a client that asks again. */
+  finishedResource(id: string): JsonObject | undefined {
+    this.#prune();
+    return this.#finished.get(id)?.resource;
   }
 
   /** Runs `work` with the session to itself, so chunks of one upload never interleave. */
@@ -67,9 +72,10 @@ export class SessionTable {
 
   /** The object is committed: forget the bytes and remember the answer for a while. */
   async finish(session: Session, resource: JsonObject): Promise<void> {
-    session.finished = { resource, at: Date.now() };
     session.hasher?.dispose();
     session.hasher = undefined;
+    this.#sessions.delete(session.record.id);
+    this.#finished.set(session.record.id, { resource, at: Date.now() });
     await this.#backend.removeSession(session.record.id);
   }
 
@@ -82,8 +88,8 @@ export class SessionTable {
 
   #prune(): void {
     const now = Date.now();
-    for (const [id, s] of this.#sessions) {
-      if (s.finished && now - s.finished.at > FINISHED_TTL_MS) this.#sessions.delete(id);
+    for (const [id, f] of this.#finished) {
+      if (now - f.at > FINISHED_TTL_MS) this.#finished.delete(id);
     }
   }
 }

@@ -173,6 +173,12 @@ function parseContentRange(header: string | undefined): ContentRange {
 }
 
 async function handleSessionRequest(ctx: RequestContext, uploadId: string): Promise<void> {
+  const done = ctx.sessions.finishedResource(uploadId);
+  if (done && ctx.req.method !== "DELETE") {
+    ctx.req.resume();
+    sendJson(ctx.res, 200, done);
+    return;
+  }
   const session = ctx.sessions.get(uploadId);
   if (!session) throw notFound(`No such upload session: ${uploadId}`);
   if (ctx.req.method === "DELETE") {
@@ -184,12 +190,13 @@ async function handleSessionRequest(ctx: RequestContext, uploadId: string): Prom
   if (ctx.req.method !== "PUT" && ctx.req.method !== "POST") throw methodNotAllowed();
   const range = parseContentRange(headerOf(ctx.req, "content-range"));
   await ctx.sessions.withSession(uploadId, async () => {
-    if (ctx.sessions.get(uploadId) !== session) throw notFound(`No such upload session: ${uploadId}`);
-    if (session.finished) {
+    const finishedMeanwhile = ctx.sessions.finishedResource(uploadId);
+    if (finishedMeanwhile) {
       ctx.req.resume();
-      sendJson(ctx.res, 200, session.finished.resource);
+      sendJson(ctx.res, 200, finishedMeanwhile);
       return;
     }
+    if (ctx.sessions.get(uploadId) !== session) throw notFound(`No such upload session: ${uploadId}`);
     const staged = session.staged;
     if (range.kind === "status") {
       ctx.req.resume();
