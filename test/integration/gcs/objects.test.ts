@@ -158,6 +158,18 @@ describe.each(BACKENDS)("objects (%s backend)", (backend) => {
       expect(back.toString()).toBe("compress me ".repeat(100));
     });
 
+    test("the XML-style GET /bucket/object path serves the object (isPublic() reads through it)", async () => {
+      const [isPublic] = await bucket.file("data.bin").isPublic();
+
+      expect(isPublic).toBe(true);
+    });
+
+    test("the XML-style path answers 404 for an object that does not exist", async () => {
+      const err = await caught(() => bucket.file("nope/xml-missing").isPublic());
+
+      expect(err.code).toBe(404);
+    });
+
     test("a download of an object that does not exist fails with 404", async () => {
       const err = await caught(() => bucket.file("nope/missing.bin").download());
 
