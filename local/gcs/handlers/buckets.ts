@@ -29,10 +29,9 @@ export async function handleBuckets(ctx: RequestContext): Promise<void> {
     const start = after === undefined ? 0 : all.findIndex((b) => b.name > after);
     const from = start < 0 ? all.length : start;
     const page = all.slice(from, from + max);
-    const body: Record<string, unknown> = {
-      kind: "storage#buckets",
-      items: page.map((b) => bucketResource(b, ctx.baseUrl)),
-    };
+    // Like GCS, an empty page has no `items` at all.
+    const body: Record<string, unknown> = { kind: "storage#buckets" };
+    if (page.length > 0) body.items = page.map((b) => bucketResource(b, ctx.baseUrl));
     const last = page[page.length - 1];
     if (from + max < all.length && last)
       body.nextPageToken = Buffer.from(last.name, "utf8").toString("base64url");
