@@ -137,7 +137,11 @@ describe("local Eventarc", () => {
   it("drops events while suspended, as lost audit-log entries would be", async () => {
     const storage = fakeStorage();
     const delivered: unknown[] = [];
-    const eventarc = startLocalEventarc({ config, storage, deliver: async (e) => void delivered.push(e.resourcename) });
+    const eventarc = startLocalEventarc({
+      config,
+      storage,
+      deliver: async (e) => void delivered.push(e.resourcename),
+    });
     eventarc.suspend();
     storage.finalize(bucket, "demo/demo/inputs/lost.jsonl");
     eventarc.resume();
