@@ -58,7 +58,7 @@ export const resultMessageV1Schema = z.strictObject({
     inputs: z.number().int().min(0),
     succeeded: z.number().int().min(0),
     failed: z.number().int().min(0),
-    /** Records read across all inputs. */
+    /** Records processed into the outputs, across all inputs (bad records are counted separately). */
     records: z.number().int().min(0),
     /** Records written to the errors area instead of the outputs. */
     badRecords: z.number().int().min(0),
