@@ -168,6 +168,10 @@ async function processInput(job: InputJob): Promise<void> {
   const uri = `${gsUri(bucket.name, input.object)} generation ${input.generation}`;
   const source = bucket.file(input.object, { generation: input.generation });
   const size = await inputSize(source, uri);
+  if (size !== input.size) {
+    // A generation never changes size, so the manifest was written for other bytes; read what is there.
+    job.log.warn({ manifestSize: input.size, size }, "input size differs from the manifest's");
+  }
   if (env.maxInputBytes !== undefined && size > env.maxInputBytes) {
     throw new PermanentTaskError(
       `input ${uri} is ${size} bytes, over the limit of ${env.maxInputBytes} bytes (BATCHLINE_MAX_INPUT_BYTES)`,
