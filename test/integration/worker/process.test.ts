@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.emulator.stop();
+  if (bundle) rmSync(join(bundle, ".."), { recursive: true, force: true });
 });
 
 async function plannedTwoLines(path: string): Promise<PlannedRun> {

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT } from "../../../core/runs.ts";
 import { buildWorkerBundle } from "../../../worker/build.ts";
 
@@ -13,6 +13,10 @@ const bundle = join(dir, "worker.js");
 beforeAll(async () => {
   await buildWorkerBundle(bundle);
 }, 60_000);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function runBundle(env: Record<string, string>) {
   return spawnSync(process.execPath, [bundle], {
