@@ -145,7 +145,8 @@ export class ObjectHasher {
     }
     let offset = 0;
     while (offset < chunk.length) {
-      this.#batch ??= new Uint8Array(BATCH);
+      // Not zero-filled, and backed by its own ArrayBuffer so it can be transferred to the MD5 thread.
+      this.#batch ??= Buffer.allocUnsafeSlow(BATCH);
       const n = Math.min(chunk.length - offset, BATCH - this.#batchLength);
       this.#batch.set(chunk.subarray(offset, offset + n), this.#batchLength);
       this.#batchLength += n;
