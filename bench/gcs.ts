@@ -158,11 +158,11 @@ async function get(agent: Agent, url: string): Promise<number> {
 async function plainLoopback(): Promise<{ up: number; down: number }> {
   const child = await Child.start(["plain"]);
   const agent = new Agent({ keepAlive: true });
-  const up = await best(2, async () => {
+  const up = await best(3, async () => {
     const { bytes } = JSON.parse(await put(agent, `${child.url}/upload`, SIZE)) as { bytes: number };
     if (bytes !== SIZE) throw new Error(`plain upload: server got ${bytes} bytes`);
   });
-  const down = await best(2, async () => {
+  const down = await best(3, async () => {
     const bytes = await get(agent, `${child.url}/bytes?size=${SIZE}`);
     if (bytes !== SIZE) throw new Error(`plain download: got ${bytes} bytes`);
   });
@@ -350,9 +350,13 @@ async function main(): Promise<void> {
   console.error(
     `bench: ${SIZE / MiB} MiB transfers, ${LIST} objects to list, backends ${BACKENDS.join(", ")}`,
   );
-  const plain = await plainLoopback();
+  // The limit is measured before and after the emulator runs and the faster of each is kept, so a busy
+  // moment on the shared machine does not make the baseline look slow.
+  const before = await plainLoopback();
   const results: BackendRun[] = [];
   for (const backend of BACKENDS) results.push(await emulatorRun(backend, expectedMd5));
+  const after = await plainLoopback();
+  const plain = { up: Math.min(before.up, after.up), down: Math.min(before.down, after.down) };
 
   const lines: string[] = [];
   const size = `${SIZE / MiB} MiB`;
@@ -440,10 +444,13 @@ async function writeResults(table: string): Promise<void> {
     "Command: `npm run bench:gcs` (= `node --import tsx bench/gcs.ts`).",
     `Date: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), shared with other engineers' jobs.`,
     "",
-    "Each transfer is the best of 2 runs: a resumable upload (single request, as `createWriteStream` sends it) and a",
-    "`createReadStream` download with the client's default crc32c validation. The emulator runs in a child process",
-    "(bench/gcs-server.ts); the plain baseline is a node:http client and server in the same arrangement moving the",
-    "same bytes with no hashing and no storage. Peak RSS is the emulator process's VmHWM over each phase.",
+    "Rows: the plain baseline (a node:http client and server moving the same bytes, no hashing, no storage); the",
+    "emulator driven by node:http (one resumable PUT with `bytes 0-*/*`, one `alt=media` GET: the emulator's own cost);",
+    "and the official client (`createWriteStream({ resumable: true })`, `createReadStream()`, validating crc32c as it",
+    "does by default), once with its defaults and once with its `crc32cGenerator` option set to the emulator's",
+    "slicing-by-16 CRC32C. Emulator rows are the best of 2 runs; the baseline is the best of 6 (3 before and 3 after",
+    "the emulator runs). The emulator and the baseline server run in a child process (bench/gcs-server.ts), so the",
+    "RSS is the emulator's own: VmHWM, reset at the start of each phase.",
     "",
     table,
     "",
