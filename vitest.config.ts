@@ -9,6 +9,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          // Tiers run one after another (unit, integration, e2e): two cores, and each tier sizes its own workers.
+          sequence: { groupOrder: 0 },
           testTimeout: 20_000,
         },
       },
@@ -16,6 +18,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
           globalSetup: ["test/setup/pubsub-emulator.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -27,6 +30,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          sequence: { groupOrder: 2 },
           globalSetup: ["test/setup/pubsub-emulator.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
