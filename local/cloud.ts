@@ -9,6 +9,12 @@ import { topicName } from "../core/ids.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
 import { areaPrefix } from "../core/naming.ts";
 import { workflowEnv } from "../core/workflow-env.ts";
+import {
+  platformAccountId,
+  pullSubscriptionName,
+  serviceAccountEmail,
+  workflowName,
+} from "../infra/names.ts";
 import { buildWorkerBundle } from "../worker/build.ts";
 import {
   type BatchLocalConfig,
@@ -137,7 +143,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       const [topicExists] = await topic.exists();
       if (!topicExists) await topic.create();
       if (client.pullSubscription) {
-        const sub = topic.subscription(`${topic.name.split("/").pop()}-pull`);
+        // Named as infra names it, so tools written against the cloud find it here too.
+        const sub = topic.subscription(pullSubscriptionName(topicName(platform.product, client.id)));
         const [subExists] = await sub.exists();
         if (!subExists) await sub.create();
       }
@@ -192,14 +199,17 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       connectors,
       logSink: (entry) => logger.info({ workflowLog: entry }, "workflow log"),
     });
-    const workflowId = `batchline-${platform.product}`;
+    const workflowId = workflowName(platform.product);
     const workflowFile = resolve(rootDir, "workflows", "batch.workflows.yaml");
     engine.deploy(workflowId, readFileSync(workflowFile, "utf8"), {
       fileName: workflowFile,
       env: workflowEnv(config, {
         planUrl: planFn.url,
         notifyUrl: notifyFn.url,
-        batchServiceAccount: `batchline-batch@${platform.project}.iam.gserviceaccount.com`,
+        batchServiceAccount: serviceAccountEmail(
+          platformAccountId(platform.product, "worker"),
+          platform.project,
+        ),
         pollSeconds: options.pollSeconds ?? 1,
       }),
     });

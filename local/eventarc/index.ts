@@ -8,6 +8,7 @@ import {
   objectResourceName,
   STORAGE_SERVICE_NAME,
 } from "../../core/triggers.ts";
+import { triggerName } from "../../infra/names.ts";
 import { auditLogObjectCreateEvent } from "./audit-log.ts";
 
 /** The emulator's change events, as far as Eventarc reads them. */
@@ -56,7 +57,7 @@ export interface LocalEventarc {
 export function triggersFor(config: BatchlineConfig): LocalTrigger[] {
   const { platform } = config;
   return [...config.clients.values()].map((client) => ({
-    name: `batch-${platform.product}-${client.id}`,
+    name: triggerName(platform.product, client.id),
     client: client.id,
     filters: {
       type: AUDIT_LOG_EVENT_TYPE,

@@ -73,7 +73,7 @@ describe("audit-log CloudEvent", () => {
 describe("local Eventarc", () => {
   it("builds one trigger per client with the infra filters and path pattern", () => {
     expect(triggersFor(config)).toContainEqual({
-      name: "batch-demo-demo",
+      name: "bl-demo-demo-inputs",
       client: "demo",
       filters: {
         type: "google.cloud.audit.log.v1.written",
