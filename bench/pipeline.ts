@@ -4,7 +4,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { cpus, totalmem } from "node:os";
-import { resolve } from "node:path";
 import type { Message } from "@google-cloud/pubsub";
 import { topicName } from "../core/ids.ts";
 import { createLogger } from "../core/logger.ts";
