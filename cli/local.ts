@@ -73,10 +73,12 @@ export function registerLocalCommands(program: Command): void {
           : {}),
         logger: createLogger({ component: "gcs-emulator", format: "pretty" }),
       });
+      // Listen for the signal before saying we are up: whoever reads the line may signal at once.
+      const stopped = untilSignal();
       const where = opts.backend === "fs" ? `fs backend in ${opts.dir}` : "memory backend";
       console.log(`GCS emulator on ${emulator.url} (${where})`);
       console.log(`export STORAGE_EMULATOR_HOST=${emulator.url}`);
-      const signal = await untilSignal();
+      const signal = await stopped;
       console.error(`${signal}: stopping`);
       await emulator.stop();
     });
