@@ -2,12 +2,17 @@ import { defineConfig } from "vitest/config";
 
 // Tiers by name: unit tests are pure logic; integration tests talk to the local cloud
 // (our GCS emulator, Google's Pub/Sub emulator, our workflow engine) started once in globalSetup.
+// Tests talk only to loopback emulators. Without this, Google's auth library probes the GCE metadata server
+// (169.254.169.254), which is off this machine: never let a test send traffic there.
+const env = { METADATA_SERVER_DETECTION: "none" };
+
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: "unit",
+          env,
           include: ["test/unit/**/*.test.ts"],
           // Tiers run one after another (unit, integration, e2e): two cores, and each tier sizes its own workers.
           sequence: { groupOrder: 0 },
@@ -17,6 +22,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          env,
           include: ["test/integration/**/*.test.ts"],
           sequence: { groupOrder: 1 },
           globalSetup: ["test/setup/pubsub-emulator.ts"],
@@ -29,6 +35,7 @@ export default defineConfig({
       {
         test: {
           name: "e2e",
+          env,
           include: ["test/e2e/**/*.test.ts"],
           sequence: { groupOrder: 2 },
           globalSetup: ["test/setup/pubsub-emulator.ts"],

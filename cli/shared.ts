@@ -31,6 +31,8 @@ export function clientOrExit(config: BatchlineConfig, id: string): ClientConfig 
 export function cloudClients(config: BatchlineConfig): { storage: Storage; pubsub: PubSub; target: string } {
   const storageHost = process.env.STORAGE_EMULATOR_HOST;
   const pubsubHost = process.env.PUBSUB_EMULATOR_HOST;
+  // Against the local cloud there is no metadata server to find; do not let the auth library probe for one.
+  if (storageHost || pubsubHost) process.env.METADATA_SERVER_DETECTION ??= "none";
   const projectId = process.env.PUBSUB_PROJECT_ID ?? config.platform.project;
   const storage = storageHost
     ? new Storage({ apiEndpoint: storageHost, projectId })

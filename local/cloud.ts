@@ -88,6 +88,9 @@ export interface LocalCloud {
  * topic and (when configured) its pull subscription.
  */
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  // Everything here talks to loopback emulators only. Google's auth library would otherwise probe the GCE
+  // metadata server (169.254.169.254) from this process, the functions and the tasks: turn that off.
+  process.env.METADATA_SERVER_DETECTION ??= "none";
   const rootDir = resolve(options.rootDir ?? process.cwd());
   const configDir = resolve(rootDir, options.configDir ?? "config");
   const logger = options.logger ?? createLogger({ component: "local-cloud" });
@@ -176,7 +179,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const batchConfig: BatchLocalConfig = existsSync(localFile)
       ? loadBatchLocalConfig(localFile)
       : batchLocalSchema.parse({});
-    batchConfig.env = { ...batchConfig.env, STORAGE_EMULATOR_HOST: gcs.url };
+    batchConfig.env = {
+      ...batchConfig.env,
+      STORAGE_EMULATOR_HOST: gcs.url,
+      METADATA_SERVER_DETECTION: process.env.METADATA_SERVER_DETECTION,
+    };
     const batch = new LocalBatch({
       config: batchConfig,
       configFile: localFile,
