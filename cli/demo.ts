@@ -31,7 +31,7 @@ export function registerDemoCommand(program: Command): void {
     )
     .option("--config <dir>", "config directory", "config")
     .option("--client <id>", "client to upload as", "demo")
-    .option("--inputs <dir>", "files to upload", "examples/inputs")
+    .option("--inputs <dir>", "folder whose .jsonl files are uploaded", "examples/inputs")
     .option("--twice", "deliver every upload event twice, to see deduplication at work")
     .option("--timeout <seconds>", "give up after this long", "300")
     .option("--verbose", "log every part's activity")
@@ -48,15 +48,16 @@ async function runDemo(opts: DemoOptions): Promise<number> {
   }
   let files: string[];
   try {
+    // The data files only: the folder also holds its README and git attributes.
     files = readdirSync(opts.inputs)
-      .filter((f) => statSync(join(opts.inputs, f)).isFile())
+      .filter((f) => f.endsWith(".jsonl") && statSync(join(opts.inputs, f)).isFile())
       .sort();
   } catch (err) {
     console.error(`cannot read the inputs folder ${opts.inputs}: ${(err as Error).message}`);
     return 2;
   }
   if (files.length === 0) {
-    console.error(`the inputs folder ${opts.inputs} has no files to upload`);
+    console.error(`the inputs folder ${opts.inputs} has no .jsonl files to upload`);
     return 2;
   }
 

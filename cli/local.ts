@@ -13,12 +13,20 @@ export function localCommandGroup(program: Command): Command {
   return program.command("local").description("run the local cloud's emulated services");
 }
 
-/** Resolves once the process gets SIGINT or SIGTERM. */
+/**
+ * Resolves on the first SIGINT or SIGTERM, so the caller can shut down cleanly; a second signal during that
+ * shutdown exits at once. The handlers stay installed: other parts (local Batch) re-raise a signal when no
+ * listener is left, which would kill the process before its cleanup.
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let received = false;
     const on = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
+      if (received) {
+        console.error(`${signal} again: exiting without waiting`);
+        process.exit(130);
+      }
+      received = true;
       resolve(signal);
     };
     process.on("SIGINT", on);
