@@ -16,6 +16,7 @@ import {
   taskRecordSchema,
 } from "../../core/runs.ts";
 import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
+import { requestClient } from "../shared/config.ts";
 import { BadRequestError } from "../shared/errors.ts";
 import { InvalidRecordError, readJson, readJsonVersioned, writeJsonIfGeneration } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
@@ -52,11 +53,7 @@ const RECORD_CONCURRENCY = 32;
  */
 export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<NotifyResponse> {
   const { platform } = deps.config;
-  const client = deps.config.clients.get(request.client);
-  if (client === undefined) {
-    const known = [...deps.config.clients.keys()].join(", ") || "none";
-    throw new BadRequestError(`unknown client "${request.client}" (configured clients: ${known})`, "client");
-  }
+  const client = requestClient(deps.config, request.client);
   const product = platform.product;
   const { runId } = request;
   const headerName = runRecordName(product, client.id, runId, "manifest.json");

@@ -9,7 +9,7 @@ import type { Trigger } from "../../core/messages.ts";
 import { areaPrefix, gsUri, runRecordName } from "../../core/naming.ts";
 import { type ClaimMetadata, MANIFEST_SHARD_SIZE, type Manifest, manifestSchema } from "../../core/runs.ts";
 import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
-import { BadRequestError } from "../shared/errors.ts";
+import { requestClient } from "../shared/config.ts";
 import { listObjects, readJson } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
@@ -124,11 +124,7 @@ interface Rejection {
  */
 export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanResponse> {
   const { platform } = deps.config;
-  const client = deps.config.clients.get(request.client);
-  if (client === undefined) {
-    const known = [...deps.config.clients.keys()].join(", ") || "none";
-    throw new BadRequestError(`unknown client "${request.client}" (configured clients: ${known})`, "client");
-  }
+  const client = requestClient(deps.config, request.client);
   const product = platform.product;
   const mode = modeFor(request.trigger, client);
   const runId = computeRunId({

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { type BatchlineConfig, loadConfig, parseConfigText } from "../../core/config/load.ts";
 import { type ClientConfig, clientConfigSchema, platformConfigSchema } from "../../core/config/schema.ts";
 import { ConfigError } from "../../core/errors.ts";
+import { BadRequestError } from "./errors.ts";
 
 /**
  * Where a function instance gets its config, in order:
@@ -88,4 +89,14 @@ export function parseConfigJson(json: string): BatchlineConfig {
     parsedClients.set(id, client);
   }
   return { platform: parsedPlatform, clients: parsedClients };
+}
+
+/** The configured client a request names, or a 400 naming the client and the configured ones. */
+export function requestClient(config: BatchlineConfig, id: string): ClientConfig {
+  const client = config.clients.get(id);
+  if (client === undefined) {
+    const known = [...config.clients.keys()].join(", ") || "none";
+    throw new BadRequestError(`unknown client "${id}" (configured clients: ${known})`, "client");
+  }
+  return client;
 }
