@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { PermanentTaskError } from "./errors.ts";
+import { MemberScan, newLineEdits, planEdits, scanMembers } from "./json-line.ts";
 import { type Line, LineSplitter } from "./lines.ts";
 import { BadRecord, type Processor, type RecordContext } from "./processors/types.ts";
 import type { LineSink } from "./sink.ts";
@@ -89,6 +90,8 @@ class RecordLoop {
   readonly #options: RecordLoopOptions;
   readonly #maxBad: number;
   readonly #tooLong: string;
+  readonly #scan = new MemberScan();
+  readonly #edits = newLineEdits();
 
   constructor(options: RecordLoopOptions) {
     this.#options = options;
@@ -119,19 +122,29 @@ class RecordLoop {
       this.#bad(line.line, `not valid JSON: ${(err as Error).message}`, bytes);
       return undefined;
     }
+    // An object's values before the processor runs: what it leaves as they were is written as the input
+    // spelled it, without serializing it again (worker/json-line.ts).
+    const before =
+      typeof value === "object" && value !== null && !Array.isArray(value) ? Object.values(value) : undefined;
     const ctx = this.#options.ctx;
     ctx.line = line.line;
     const result = this.#options.processor.processRecord(value, ctx);
     if (isPromiseLike(result)) {
       // The loop awaits this before it reads on, so `bytes` (a view of the current chunk) stays valid.
       const lineNumber = line.line;
-      return Promise.resolve(result).then((r) => this.#accept(lineNumber, r, bytes));
+      return Promise.resolve(result).then((r) => this.#accept(lineNumber, r, bytes, value, before));
     }
-    this.#accept(line.line, result, bytes);
+    this.#accept(line.line, result, bytes, value, before);
     return undefined;
   }
 
-  #accept(line: number, result: unknown, bytes: Buffer): void {
+  #accept(
+    line: number,
+    result: unknown,
+    bytes: Buffer,
+    parsed: unknown,
+    before: unknown[] | undefined,
+  ): void {
     if (result instanceof BadRecord) {
       this.#bad(line, result.reason, bytes);
       return;
@@ -139,6 +152,15 @@ class RecordLoop {
     if (result === undefined) {
       this.records += 1;
       return;
+    }
+    if (before !== undefined && result === parsed) {
+      // The record it was given, changed in place: edit the input line where the values changed.
+      scanMembers(bytes, this.#scan);
+      if (planEdits(bytes, this.#scan, before, result as object, this.#edits)) {
+        this.records += 1;
+        this.#options.output.edited(bytes, this.#edits);
+        return;
+      }
     }
     const text = serialize(result);
     if (typeof text !== "string") {

@@ -107,6 +107,14 @@ describe("processRecords with the uppercase processor", () => {
     expect(errors).toEqual([]);
   });
 
+  it("keeps unchanged fields as the input wrote them and writes only the changed one again", async () => {
+    const input = '{"id": 1.0, "text":"caf\\u00e9 \\"x\\"", "tags":[ "a" ]}\n{"text":"b","text":"c"}\n';
+    const { output, errors } = await run([input]);
+    expect(errors).toEqual([]);
+    // The first record is edited in place; the second (a duplicate key) is serialized whole.
+    expect(output).toEqual(['{"id": 1.0, "text":"CAFÉ \\"X\\"", "tags":["a"]}', '{"text":"C"}']);
+  });
+
   it("produces nothing for an empty input", async () => {
     const { counts, output, errors } = await run([]);
     expect({ output, errors, counts }).toEqual({
@@ -139,6 +147,23 @@ describe("processRecords with other processors", () => {
     const { output } = await run(['{"n":1}\n\n{"n":2}\n', '{"n":3}'], processor);
     expect(output).toEqual(['{"n":2,"line":1}', '{"n":4,"line":3}', '{"n":6,"line":4}']);
     expect(seen).toEqual([1, 3, 4]);
+  });
+
+  it("edits the line for an async processor's in-place change and serializes a new object whole", async () => {
+    const processor: Processor = {
+      ...base,
+      async processRecord(record, ctx) {
+        await new Promise((r) => setTimeout(r, 1));
+        const r = record as { n: number };
+        if (ctx.line === 1) {
+          r.n += 1;
+          return r;
+        }
+        return { n: r.n, line: ctx.line };
+      },
+    };
+    const { output } = await run(['{ "n" : 1 , "k":"v" }\n{ "n" : 2 }\n'], processor);
+    expect(output).toEqual(['{ "n" : 2 , "k":"v" }', '{"n":2,"line":2}']);
   });
 
   it("writes nothing for undefined but counts the record, and writes flush records last", async () => {
