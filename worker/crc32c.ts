@@ -1,15 +1,21 @@
 /**
- * CRC32C (Castagnoli) for the storage client's integrity checks, computed slicing-by-8 (eight 256-entry
- * tables, 8 input bytes per step). The client's built-in one walks a byte iterator and costs about as
- * much CPU as the whole record loop on a large input; this one is several times faster and gives the same
- * values (checked against known vectors and the client's own in the unit tests).
+ * CRC32C (Castagnoli) for the storage client's integrity checks, computed slicing-by-16 (sixteen 256-entry
+ * tables, 16 input bytes a step, read as four 32-bit words). The client's built-in one walks a byte
+ * iterator and costs about as much CPU as the whole record loop on a large input; this one is more than ten
+ * times faster and gives the same values (checked against known vectors and the client's own in the unit
+ * tests). It runs over every byte downloaded and every byte uploaded.
  */
+import { endianness } from "node:os";
+
 const POLY = 0x82f63b78;
 
-const TABLES = buildTables();
+const TABLES = buildTables(16);
 
-function buildTables(): Int32Array {
-  const t = new Int32Array(8 * 256);
+/** Word reads put the first byte in the low bits only on little-endian machines; others go byte by byte. */
+const WORDS = endianness() === "LE";
+
+function buildTables(count: number): Int32Array {
+  const t = new Int32Array(count * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
@@ -17,7 +23,7 @@ function buildTables(): Int32Array {
   }
   for (let n = 0; n < 256; n++) {
     let c = t[n] as number;
-    for (let k = 1; k < 8; k++) {
+    for (let k = 1; k < count; k++) {
       c = (t[c & 0xff] as number) ^ (c >>> 8);
       t[k * 256 + n] = c;
     }
@@ -31,25 +37,39 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   let c = ~crc;
   let i = 0;
   const n = data.length;
-  const end = n - (n & 7);
   // Typed-array reads in range are numbers; `as number` only satisfies noUncheckedIndexedAccess.
-  while (i < end) {
-    const lo =
-      c ^
-      ((data[i] as number) |
-        ((data[i + 1] as number) << 8) |
-        ((data[i + 2] as number) << 16) |
-        ((data[i + 3] as number) << 24));
-    c =
-      (t[1792 + (lo & 0xff)] as number) ^
-      (t[1536 + ((lo >>> 8) & 0xff)] as number) ^
-      (t[1280 + ((lo >>> 16) & 0xff)] as number) ^
-      (t[1024 + (lo >>> 24)] as number) ^
-      (t[768 + (data[i + 4] as number)] as number) ^
-      (t[512 + (data[i + 5] as number)] as number) ^
-      (t[256 + (data[i + 6] as number)] as number) ^
-      (t[data[i + 7] as number] as number);
-    i += 8;
+  if (WORDS && n >= 64) {
+    // Bytes up to a 4-byte boundary, then 16 bytes (four aligned words) a step.
+    while ((data.byteOffset + i) & 3) {
+      c = (t[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+      i += 1;
+    }
+    const steps = (n - i) >>> 4;
+    const w = new Int32Array(data.buffer, data.byteOffset + i, steps * 4);
+    for (let k = 0; k < w.length; k += 4) {
+      const a = c ^ (w[k] as number);
+      const b = w[k + 1] as number;
+      const d = w[k + 2] as number;
+      const e = w[k + 3] as number;
+      c =
+        (t[3840 + (a & 0xff)] as number) ^
+        (t[3584 + ((a >>> 8) & 0xff)] as number) ^
+        (t[3328 + ((a >>> 16) & 0xff)] as number) ^
+        (t[3072 + (a >>> 24)] as number) ^
+        (t[2816 + (b & 0xff)] as number) ^
+        (t[2560 + ((b >>> 8) & 0xff)] as number) ^
+        (t[2304 + ((b >>> 16) & 0xff)] as number) ^
+        (t[2048 + (b >>> 24)] as number) ^
+        (t[1792 + (d & 0xff)] as number) ^
+        (t[1536 + ((d >>> 8) & 0xff)] as number) ^
+        (t[1280 + ((d >>> 16) & 0xff)] as number) ^
+        (t[1024 + (d >>> 24)] as number) ^
+        (t[768 + (e & 0xff)] as number) ^
+        (t[512 + ((e >>> 8) & 0xff)] as number) ^
+        (t[256 + ((e >>> 16) & 0xff)] as number) ^
+        (t[e >>> 24] as number);
+    }
+    i += steps * 16;
   }
   while (i < n) {
     c = (t[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);

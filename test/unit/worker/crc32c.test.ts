@@ -15,10 +15,20 @@ describe("crc32c", () => {
     const data = Buffer.from(Array.from({ length: 10_007 }, (_, i) => (i * 7919 + 13) & 0xff));
     const reference = new CRC32C();
     reference.update(data);
-    for (const size of [1, 3, 8, 9, 4096, 10_007]) {
+    for (const size of [1, 3, 8, 9, 63, 64, 65, 97, 4096, 10_007]) {
       const fast = new FastCrc32c();
       for (let o = 0; o < data.length; o += size) fast.update(data.subarray(o, o + size));
       expect(fast.toString(), `chunks of ${size}`).toBe(reference.toString());
+    }
+  });
+
+  it("gives the same value at every alignment of the data in memory", () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 31 + 7) & 0xff));
+    const expected = crc32c(data);
+    for (let shift = 0; shift < 8; shift++) {
+      const moved = Buffer.alloc(data.length + 8);
+      data.copy(moved, shift);
+      expect(crc32c(moved.subarray(shift, shift + data.length)), `offset ${shift}`).toBe(expected);
     }
   });
 
