@@ -170,6 +170,38 @@ export function newLineEdits(): LineEdits {
   return { from: 0, to: 0, count: 0, starts: [], ends: [], values: [], texts: [] };
 }
 
+/**
+ * JSON.stringify's text for a short array of short plain strings, numbers, booleans and nulls (tags, ids),
+ * without its fixed cost per call; undefined for anything else.
+ */
+function smallArrayJson(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length > 16) return undefined;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
+  let text = "[";
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (i > 0) text += ",";
+    if (typeof v === "string") {
+      if (v.length > 64) return undefined;
+      for (let k = 0; k < v.length; k++) {
+        const c = v.charCodeAt(k);
+        // Escaped by JSON (controls, quote, backslash) or possibly a lone surrogate: leave it to JSON.stringify.
+        if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return undefined;
+      }
+      text += `"${v}"`;
+    } else if (typeof v === "number") {
+      text += Number.isFinite(v) ? `${v}` : "null";
+    } else if (typeof v === "boolean") {
+      text += v ? "true" : "false";
+    } else if (v === null) {
+      text += "null";
+    } else {
+      return undefined;
+    }
+  }
+  return `${text}]`;
+}
+
 /** Records JSON.parse makes have it. */
 const OBJECT_PROTO = Object.prototype;
 
@@ -235,7 +267,7 @@ export function planEdits(
     } else {
       let json: string | undefined;
       try {
-        json = JSON.stringify(value);
+        json = smallArrayJson(value) ?? JSON.stringify(value);
       } catch {
         return false; // the whole record's JSON.stringify says why, with the path to the value
       }

@@ -82,12 +82,12 @@ export class LineBatcher {
     let at = this.#used;
     let pos = edits.from;
     for (let k = 0; k < edits.count; k++) {
-      at += line.copy(buf, at, pos, edits.starts[k]);
+      at = copyBytes(line, pos, edits.starts[k] as number, buf, at);
       const value = edits.values[k] as string;
       at = edits.texts[k] ? at + buf.write(value, at, "utf8") : this.#jsonString(value, at);
       pos = edits.ends[k] as number;
     }
-    at += line.copy(buf, at, pos, edits.to);
+    at = copyBytes(line, pos, edits.to, buf, at);
     buf[at] = 0x0a;
     this.#used = at + 1;
   }
@@ -176,6 +176,13 @@ export class StreamLineSink implements LineSink {
 }
 
 const QUOTE = 0x22;
+
+/** Copies `from[start, end)` to `to` at `at`; returns where it ends. Short runs (most) in a loop, not a native call. */
+function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): number {
+  if (end - start > 48) return at + from.copy(to, at, start, end);
+  for (let i = start; i < end; i++) to[at++] = from[i] as number;
+  return at;
+}
 
 /** A whole number of 32-bit words over a batch buffer (allocUnsafeSlow's start at offset 0, so aligned). */
 function wordsOf(buf: Buffer): Int32Array {

@@ -147,6 +147,23 @@ describe("planEdits", () => {
     expect(plan('{"tags":["a"]}', (r) => (r.tags as string[]).pop())).toBe('{"tags":[]}');
   });
 
+  it("writes short arrays of every element kind as JSON.stringify does", () => {
+    const arrays: unknown[][] = [
+      ["a", 1, -0, 2.5e-7, true, false, null],
+      [Number.NaN, Number.POSITIVE_INFINITY],
+      ['q"', "b\\", "c\n", "\ud800", "é東😀"],
+      [undefined, () => 1, Symbol("s")],
+      [[1], { a: 1 }],
+      // biome-ignore lint/suspicious/noSparseArray: a hole is written as null
+      [1, , 3],
+      Array.from({ length: 20 }, (_, i) => i),
+      ["x".repeat(100)],
+    ];
+    for (const value of arrays) {
+      expect(plan('{"v":[0]}', (r) => (r.v = value))).toBe(JSON.stringify({ v: value }));
+    }
+  });
+
   it("declines what only serializing the whole record gets right", () => {
     const declines: [string, (r: Record<string, unknown>) => void][] = [
       ['{"a":1,"a":2}', () => {}], // duplicate key: JSON.parse kept the last
