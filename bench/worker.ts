@@ -2,7 +2,8 @@
 // worker's peak RSS on a large input. Storage is our GCS emulator (fs backend) in its own process; the worker
 // runs as the bundle the image ships (dist-style, built by worker/build.ts), as a child process like Batch runs it.
 //
-// Run: node --import tsx bench/worker.ts [--mib 256] [--rss-mib 1024] [--runs 3] [--short-unicode]
+// Run: node --import tsx bench/worker.ts [--mib 256] [--rss-mib 1024] [--runs 3] [--short-unicode] [--bundle FILE]
+// (--bundle: time that worker bundle, e.g. one built from an earlier commit, instead of building this tree's)
 // Targets: worker throughput >= 0.8 x the raw copy; worker peak RSS < 200 MB on the 1 GiB input.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -33,6 +34,8 @@ export interface WorkerBenchOptions {
   mib?: number;
   /** Size of the input for the peak-RSS run (MiB); 0 skips it. */
   rssMib?: number;
+  /** A worker bundle to run instead of building this tree's (to compare builds on the same machine). */
+  bundle?: string;
   /** Timed runs of each side; the median counts. */
   runs?: number;
   /** Record shape of the inputs (default `documents`). */
@@ -79,8 +82,8 @@ export async function runWorkerBench(options: WorkerBenchOptions = {}): Promise<
   const shape = options.shape ?? "documents";
   const log = options.log ?? (() => {});
   const work = mkdtempSync(join(tmpdir(), "batchline-bench-worker-"));
-  const bundle = join(work, "image", "worker.js");
-  await buildWorkerBundle(bundle);
+  const bundle = options.bundle ?? join(work, "image", "worker.js");
+  if (options.bundle === undefined) await buildWorkerBundle(bundle);
   const emulator = await startEmulatorProcess(join(work, "gcs"));
   try {
     const storage = new Storage({ apiEndpoint: emulator.url, projectId: "bench" });
@@ -463,6 +466,7 @@ if (process.argv[1] && resolve(process.argv[1]) === SELF) {
       rssMib: flag(args, "--rss-mib", 1024),
       runs: flag(args, "--runs", 3),
       shape: args.includes("--short-unicode") ? "short-unicode" : "documents",
+      bundle: args.includes("--bundle") ? resolve(args[args.indexOf("--bundle") + 1] ?? "") : undefined,
       log: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
