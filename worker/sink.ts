@@ -26,8 +26,8 @@ export interface LineSink {
 
 /**
  * Encodes lines straight into a batch buffer (no per-line strings or buffers) and hands each full batch to
- * `deliver` whole, so the destination sees few large writes. Every batch is its own allocation (never a
- * slice of Node's shared pool): the destination may keep it, or transfer it to another thread.
+ * `deliver` whole, so the destination sees few large writes. Every batch is its own allocation starting at
+ * offset 0 (allocUnsafeSlow), so it can also be read as 32-bit words (needsNoEscape).
  */
 export class LineBatcher {
   readonly #deliver: (chunk: Buffer) => void;
@@ -55,10 +55,7 @@ export class LineBatcher {
     const worst = text.length * 3 + 1;
     if (this.#used + worst > this.#buf.length) this.flush();
     if (worst > this.#buf.length) {
-      const big = Buffer.allocUnsafeSlow(Buffer.byteLength(text, "utf8") + 1);
-      const n = big.write(text, 0, "utf8");
-      big[n] = 0x0a;
-      this.#give(big);
+      this.#give(Buffer.from(`${text}\n`, "utf8"));
       return;
     }
     this.#used += this.#buf.write(text, this.#used, "utf8");

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { LazyLineSink, StreamLineSink } from "../../../worker/sink.ts";
+import { LazyLineSink, needsNoEscape, StreamLineSink } from "../../../worker/sink.ts";
 
 /** A Writable that records each write; `hold` keeps callbacks back to simulate a slow upload. */
 class Recorder extends Writable {
@@ -109,5 +109,36 @@ describe("LazyLineSink", () => {
     used.line("y");
     await used.close();
     expect([opened, used.opened, stream.text]).toEqual([1, true, "x\ny\n"]);
+  });
+});
+
+describe("needsNoEscape", () => {
+  it("finds every byte JSON escapes in a string, at every position and alignment, and nothing else", () => {
+    const buf = Buffer.allocUnsafeSlow(64);
+    const words = new Int32Array(buf.buffer, 0, 16);
+    const mustEscape = (b: number) => b < 0x20 || b === 0x22 || b === 0x5c;
+    for (let b = 0; b < 256; b++) {
+      for (const [start, end] of [
+        [0, 1],
+        [1, 9],
+        [3, 17],
+        [4, 20],
+        [5, 38],
+        [0, 64],
+      ] as const) {
+        for (let at = start; at < end; at++) {
+          buf.fill(0x61);
+          buf[at] = b;
+          expect(needsNoEscape(buf, words, start, end), `byte ${b} at ${at} in [${start}, ${end})`).toBe(
+            !mustEscape(b),
+          );
+        }
+      }
+    }
+    buf.fill(0x61);
+    expect(needsNoEscape(buf, words, 0, 0)).toBe(true);
+    // A byte outside the range does not count.
+    buf[2] = 0x22;
+    expect(needsNoEscape(buf, words, 3, 40)).toBe(true);
   });
 });
