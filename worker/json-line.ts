@@ -234,6 +234,21 @@ export function planEdits(
   result: object,
   edits: LineEdits,
 ): boolean {
+  try {
+    return plan(line, scan, before, result, edits);
+  } catch {
+    // A getter the processor defined threw: JSON.stringify of the whole record meets it too and says why.
+    return false;
+  }
+}
+
+function plan(
+  line: Uint8Array,
+  scan: MemberScan,
+  before: readonly unknown[],
+  result: object,
+  edits: LineEdits,
+): boolean {
   const { count, spans } = scan;
   if (count < 0) return false;
   if (Object.getPrototypeOf(result) !== OBJECT_PROTO) return false;

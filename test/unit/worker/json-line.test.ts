@@ -184,6 +184,16 @@ describe("planEdits", () => {
       ['{"a":1}', (r) => (r.toJSON = () => "x")],
       ['{"a":1}', (r) => Object.setPrototypeOf(r, { toJSON: () => "x" })],
       ['{"a":{}}', (r) => ((r.a as { self?: unknown }).self = r.a)], // a cycle
+      [
+        '{"a":1}',
+        (r) =>
+          Object.defineProperty(r, "a", {
+            enumerable: true,
+            get: () => {
+              throw new Error("no");
+            },
+          }),
+      ], // a getter that throws: the whole record's JSON.stringify reports it
     ];
     for (const [line, change] of declines) expect(plan(line, change), `${line} ${change}`).toBeNull();
   });

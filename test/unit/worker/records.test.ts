@@ -194,6 +194,24 @@ describe("processRecords with other processors", () => {
     expect(counts).toMatchObject({ records: 0, badRecords: 1 });
   });
 
+  it("makes a record whose getter throws a bad record, edited in place or not", async () => {
+    const processor: Processor = {
+      ...base,
+      processRecord: (record) =>
+        Object.defineProperty(record as object, "n", {
+          enumerable: true,
+          get: () => {
+            throw new Error("getter broke");
+          },
+        }),
+    };
+    const { counts, errors } = await run(['{"n":1}\n'], processor);
+    expect(errors).toEqual([
+      { line: 1, reason: "processor output cannot be written as JSON: getter broke", record: '{"n":1}' },
+    ]);
+    expect(counts).toMatchObject({ records: 0, badRecords: 1 });
+  });
+
   it("passes bad() reasons from an async processor through", async () => {
     const processor: Processor = { ...base, processRecord: async () => bad("no thanks") };
     const { errors } = await run(["{}\n"], processor);
