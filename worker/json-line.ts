@@ -46,7 +46,7 @@ export function scanMembers(line: Uint8Array, scan: MemberScan): void {
       for (;;) {
         const c = line[j];
         if (c === QUOTE) break;
-        if (c === BACKSLASH) return;
+        if (c === BACKSLASH || j >= end) return; // (the end only if the line was not JSON after all)
         j += 1;
       }
       i = skipSpace(line, j + 1, end); // at ':'

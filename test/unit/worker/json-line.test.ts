@@ -83,7 +83,8 @@ describe("scanMembers", () => {
     const scan = new MemberScan();
     scanMembers(Buffer.from("{ }"), scan);
     expect(scan.count).toBe(0);
-    for (const line of ["[1]", '"s"', "3", '{"te\\u0078t":1}']) {
+    // (Not JSON at all cannot happen, since JSON.parse accepted the line first, but must not hang either.)
+    for (const line of ["[1]", '"s"', "3", '{"te\\u0078t":1}', '{"unterminated', "{"]) {
       scanMembers(Buffer.from(line), scan);
       expect(scan.count, line).toBe(-1);
     }
