@@ -242,7 +242,17 @@ async function main(): Promise<void> {
     const w = await runWorkerBench();
     console.log("worker", w);
     sections.push(
-      `### Worker\n\nSee the Worker section (bench/worker.ts) for method; run here as part of the pipeline benchmark.\n\n\`\`\`json\n${JSON.stringify(w, null, 2)}\n\`\`\``,
+      [
+        "### Worker",
+        "",
+        "`runWorkerBench()` from bench/worker.ts (method in the Worker section): a 256 MiB JSONL of",
+        `${fmt(w.inputRecords)} "${w.shape}" records through the worker vs a raw download→upload copy through the same`,
+        `emulator, median of ${w.runs} runs; peak RSS of the worker process on a 1 GiB input. Targets: ratio >= 0.8, RSS < 200 MB.`,
+        "",
+        "| worker (MiB/s) | raw copy (MiB/s) | ratio | raw copy, client defaults (MiB/s) | worker peak RSS, 1 GiB (MB) |",
+        "|---|---|---|---|---|",
+        `| ${fmt(w.workerMiBps, 1)} | ${fmt(w.copyMiBps, 1)} | ${fmt(w.ratio, 2)}${w.meetsThroughputTarget ? "" : " (missed)"} | ${fmt(w.defaultCopyMiBps, 1)} | ${w.workerPeakRssMB === null ? "not measured" : fmt(w.workerPeakRssMB, 1)} |`,
+      ].join("\n"),
     );
   }
   if (want("thousand")) {
