@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { killGroup, spawnGuarded } from "./process-guard.ts";
 import { freePort } from "./pubsub/emulator.ts";
 
 /** A Cloud Function served locally by functions-framework, as a process of its own (as in production). */
@@ -15,15 +16,6 @@ export interface LocalFunction {
 
 const live = new Set<ChildProcess>();
 let hookInstalled = false;
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
 
 function frameworkMain(): string {
   const require = createRequire(import.meta.url);
@@ -44,7 +36,8 @@ export async function startLocalFunction(options: {
 }): Promise<LocalFunction> {
   const port = await freePort();
   const source = resolve(options.rootDir, "functions", options.name, "index.ts");
-  const child = spawn(
+  // Under the process guard, so a function never outlives the local cloud, even one killed by a signal.
+  const child = spawnGuarded(
     process.execPath,
     [
       "--import",
@@ -56,8 +49,6 @@ export async function startLocalFunction(options: {
     ],
     {
       cwd: options.rootDir,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...options.env, PORT: String(port), BATCHLINE_LOG_FORMAT: "json" },
     },
   );

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { BatchlineError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import { killGroup, spawnGuarded } from "../process-guard.ts";
 
 /** Where gcloud's pubsub-emulator component keeps its launcher, relative to the SDK root. */
 const LAUNCHER = join("platform", "pubsub-emulator", "bin", "cloud-pubsub-emulator");
@@ -94,23 +95,8 @@ export interface PubsubEmulator {
   stop(): Promise<void>;
 }
 
-// The launcher runs under a small shell guard: if our process dies without calling stop() (SIGKILL, a crash),
-// the guard's stdin pipe closes and it kills the JVM, so no emulator outlives the process that started it.
-// (sh gives background jobs /dev/null as stdin, so the pipe is kept on fd 3 for the watcher.)
-const GUARD =
-  'exec 3<&0; "$0" "$@" </dev/null & pid=$!; { read -r _ <&3; kill -TERM "$pid" 2>/dev/null; } & wait "$pid"';
-
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
@@ -130,10 +116,10 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
   const projectId = options.projectId ?? "batchline-local";
   const address = `${host}:${port}`;
 
-  const child = spawn("sh", ["-c", GUARD, launcher, `--host=${host}`, `--port=${port}`], {
-    detached: true,
-    stdio: ["pipe", "ignore", "pipe"],
+  // Under the process guard: no emulator outlives the process that started it, however that process ends.
+  const child = spawnGuarded(launcher, [`--host=${host}`, `--port=${port}`], {
     env: process.env,
+    stdout: "ignore",
   });
   live.add(child);
   installExitHook();

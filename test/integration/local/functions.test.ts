@@ -1,0 +1,60 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { startLocalFunction } from "../../../local/functions.ts";
+
+async function status(url: string): Promise<number | null> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return null;
+  }
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+describe("local functions on functions-framework", () => {
+  it("serves a function's real source and stops it", async () => {
+    const fn = await startLocalFunction({
+      name: "plan",
+      rootDir: process.cwd(),
+      env: { BATCHLINE_CONFIG_DIR: "config" },
+    });
+    // The plan function's shell answers GET with 405 and a JSON error.
+    expect(await status(fn.url)).toBe(405);
+    const res = await fetch(fn.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client: "nobody", trigger: { type: "manual" }, runKey: "k" }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: 'unknown client "nobody" (configured clients: demo)', field: "client" },
+    });
+    await fn.stop();
+    expect(await status(fn.url)).toBeNull();
+  });
+
+  it("leaves no function process behind when the process that started it is killed", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/local/start-function.ts"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const lines = createInterface({ input: child.stdout });
+    const [line] = (await once(lines, "line")) as [string];
+    const { url } = JSON.parse(line) as { url: string };
+    expect(await status(url)).toBe(405);
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    expect(await until(async () => (await status(url)) === null, 20_000)).toBe(true);
+  });
+});
