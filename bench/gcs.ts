@@ -14,7 +14,7 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { CRC32C, type CRC32CValidator, Storage } from "@google-cloud/storage";
-import { crc32cToBase64, crc32cUpdate } from "../local/gcs/crc32c.ts";
+import { crc32cToBase64, crc32cUpdate } from "../core/crc32c.ts";
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_GCS_BYTES ?? 1024 * MiB);

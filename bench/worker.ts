@@ -14,10 +14,10 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { type Bucket, Storage } from "@google-cloud/storage";
+import { fastCrc32cGenerator } from "../core/crc32c.ts";
 import type { Manifest, ManifestInput } from "../core/runs.ts";
 import { taskRecordSchema } from "../core/runs.ts";
 import { buildWorkerBundle } from "../worker/build.ts";
-import { fastCrc32cGenerator } from "../worker/crc32c.ts";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../..");
 const SELF = fileURLToPath(import.meta.url);

@@ -1,6 +1,6 @@
 import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
+import { fastCrc32cGenerator } from "../core/crc32c.ts";
 import { createLogger } from "../core/logger.ts";
-import { fastCrc32cGenerator } from "./crc32c.ts";
 import { taskLabels } from "./env.ts";
 import { runTask } from "./task.ts";
 

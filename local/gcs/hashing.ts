@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { crc32cToBase64, crc32cUpdate } from "./crc32c.ts";
+import { crc32cToBase64, crc32cUpdate } from "../../core/crc32c.ts";
 
 /** The checksums GCS keeps for an object, both base64. */
 export interface Checksums {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { CRC32C } from "@google-cloud/storage";
 import { describe, expect, test } from "vitest";
-import { crc32c, crc32cFromBase64, crc32cToBase64, crc32cUpdate } from "../../../local/gcs/crc32c.ts";
+import { crc32c, crc32cFromBase64, crc32cToBase64, crc32cUpdate } from "../../../core/crc32c.ts";
 import { GcsError } from "../../../local/gcs/errors.ts";
 import { GenerationClock } from "../../../local/gcs/generation.ts";
 import { compileGlob } from "../../../local/gcs/glob.ts";

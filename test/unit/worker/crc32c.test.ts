@@ -1,6 +1,6 @@
 import { CRC32C } from "@google-cloud/storage";
 import { describe, expect, it } from "vitest";
-import { crc32c, FastCrc32c, fastCrc32cGenerator } from "../../../worker/crc32c.ts";
+import { crc32c, FastCrc32c, fastCrc32cGenerator } from "../../../core/crc32c.ts";
 
 describe("crc32c", () => {
   it("matches the standard check values (RFC 3720 B.4 and the '123456789' check)", () => {
