@@ -1,10 +1,9 @@
 import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { killGroup, spawnGuarded } from "./process-guard.ts";
+import { killGroup, spawnGuarded, stopGroup } from "./process-guard.ts";
 import { freePort } from "./pubsub/emulator.ts";
 
 /** A Cloud Function served locally by functions-framework, as a process of its own (as in production). */
@@ -72,14 +71,8 @@ export async function startLocalFunction(options: {
   child.stderr?.on("data", onOutput);
 
   const url = `http://127.0.0.1:${port}/`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    killGroup(child, "SIGTERM");
-    const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  // Resolves once the function's whole process group is gone, so its port no longer answers.
+  const stop = () => stopGroup(child);
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   for (;;) {

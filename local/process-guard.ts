@@ -39,3 +39,33 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     // Already gone.
   }
 }
+
+function groupAlive(child: ChildProcess): boolean {
+  if (child.pid === undefined) return false;
+  try {
+    process.kill(-child.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the child's whole process group: SIGTERM, then SIGKILL after `graceMs`, and resolves only once no
+ * process of the group is left (the guard exits before the command it guards has finished shutting down).
+ */
+export async function stopGroup(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (!groupAlive(child)) return;
+  killGroup(child, "SIGTERM");
+  // Closing our end of the guard's pipe also ends its reader, which would otherwise wait on it.
+  child.stdin?.destroy();
+  const deadline = Date.now() + graceMs;
+  let killed = false;
+  while (groupAlive(child)) {
+    if (!killed && Date.now() > deadline) {
+      killGroup(child, "SIGKILL");
+      killed = true;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

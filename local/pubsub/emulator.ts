@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { BatchlineError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import { killGroup, spawnGuarded } from "../process-guard.ts";
+import { killGroup, spawnGuarded, stopGroup } from "../process-guard.ts";
 
 /** Where gcloud's pubsub-emulator component keeps its launcher, relative to the SDK root. */
 const LAUNCHER = join("platform", "pubsub-emulator", "bin", "cloud-pubsub-emulator");
@@ -128,19 +128,10 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
     stderrTail = (stderrTail + chunk).slice(-4000);
     options.logger?.debug({ emulator: "pubsub" }, chunk.trimEnd());
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   child.once("exit", () => live.delete(child));
 
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    killGroup(child, "SIGTERM");
-    const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-    // The guard's reader may outlive the shell for a moment; make sure the whole group is gone.
-    killGroup(child, "SIGKILL");
-    child.stdin?.destroy();
-  };
+  // Resolves once the emulator's whole process group is gone.
+  const stop = (): Promise<void> => stopGroup(child);
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   for (;;) {
