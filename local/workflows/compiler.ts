@@ -6,6 +6,7 @@ import { type DeployProblem, raise, WorkflowDeployError, WorkflowError } from ".
 import {
   type Compiled,
   type CompileEnv,
+  compileList,
   compileNode,
   constant,
   ExpressionSyntaxError,
@@ -141,21 +142,7 @@ class RoutineCompiler {
     if (v === null || v === undefined) return constant(null);
     if (typeof v === "bigint" || typeof v === "boolean") return constant(v);
     if (typeof v === "number") return constant(v);
-    if (Array.isArray(v)) {
-      const items = v.map((e) => this.value(e, step));
-      if (items.every((i) => !i.a)) {
-        const fs = items.map((i) => i.f as (s: Scope, x: Exec) => Value);
-        return { a: false, f: (s, x) => fs.map((f) => f(s, x)) };
-      }
-      return {
-        a: true,
-        f: async (s, x) => {
-          const out: Value[] = [];
-          for (const i of items) out.push(await i.f(s, x));
-          return out;
-        },
-      };
-    }
+    if (Array.isArray(v)) return compileList(v.map((e) => this.value(e, step)));
     if (isPlainMap(v)) {
       const entries = Object.entries(v).map(([k, e]) => [k, this.value(e, step)] as const);
       // Keys may be expressions too (docs, "Maps": `{"${key}": value}`); they must give strings.

@@ -356,6 +356,22 @@ const BINARY: Record<string, Bin> = {
 };
 
 /** Compiles an expression tree to closures, checking function names and arities at deploy time. */
+/** A list of compiled items: synchronous when every item is, so plain lists cost no promise. */
+export function compileList(items: readonly Compiled[]): Compiled {
+  if (items.every((i) => !i.a)) {
+    const fs = items.map((i) => i.f as (s: Scope, x: Exec) => Value);
+    return { a: false, f: (s, x) => fs.map((f) => f(s, x)) };
+  }
+  return {
+    a: true,
+    f: async (s, x) => {
+      const out: Value[] = [];
+      for (const i of items) out.push(await i.f(s, x));
+      return out;
+    },
+  };
+}
+
 export function compileNode(n: Node, env: CompileEnv): Compiled {
   switch (n.k) {
     case "lit": {
@@ -425,21 +441,8 @@ export function compileNode(n: Node, env: CompileEnv): Compiled {
       }
       return { a: true, f: async (s, x) => fn(await l.f(s, x), await r.f(s, x)) };
     }
-    case "list": {
-      const items = n.items.map((i) => compileNode(i, env));
-      if (items.every((i) => !i.a)) {
-        const fs = items.map((i) => i.f as (s: Scope, x: Exec) => Value);
-        return { a: false, f: (s, x) => fs.map((f) => f(s, x)) };
-      }
-      return {
-        a: true,
-        f: async (s, x) => {
-          const out: Value[] = [];
-          for (const i of items) out.push(await i.f(s, x));
-          return out;
-        },
-      };
-    }
+    case "list":
+      return compileList(n.items.map((i) => compileNode(i, env)));
     case "map": {
       const entries = n.entries.map(([k, v]) => [k, compileNode(v, env)] as const);
       const anyAsync = entries.some(([, c]) => c.a);
