@@ -3,25 +3,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { startLocalFunction } from "../../../local/functions.ts";
-
-async function status(url: string): Promise<number | null> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return null;
-  }
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
+import { httpStatus as status, until } from "../../support/poll.ts";
 
 describe("local functions on functions-framework", () => {
   it("serves a function's real source and stops it", async () => {

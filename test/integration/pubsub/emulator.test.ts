@@ -4,23 +4,11 @@ import { createInterface } from "node:readline";
 import { PubSub } from "@google-cloud/pubsub";
 import { describe, expect, inject, it } from "vitest";
 import { findPubsubEmulator, INSTALL_HINT, startPubsubEmulator } from "../../../local/pubsub/emulator.ts";
+import { httpStatus, until } from "../../support/poll.ts";
 
+/** True when the emulator at host:port answers its root with 200. */
 async function answers(host: string): Promise<boolean> {
-  try {
-    const res = await fetch(`http://${host}/`, { signal: AbortSignal.timeout(1_000) });
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
+  return (await httpStatus(`http://${host}/`)) === 200;
 }
 
 describe("Pub/Sub emulator manager", () => {
