@@ -1,5 +1,5 @@
 import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
-import { fastCrc32cGenerator } from "../core/crc32c.ts";
+import { crc32cImplementation, fastCrc32cGenerator } from "../core/crc32c.ts";
 import { createLogger } from "../core/logger.ts";
 import { taskLabels } from "./env.ts";
 import { runTask } from "./task.ts";
@@ -16,10 +16,15 @@ const logger = createLogger({ component: "worker", labels: taskLabels(process.en
 async function main(): Promise<number> {
   const storage = new Storage({
     retryOptions: { idempotencyStrategy: IdempotencyStrategy.RetryAlways },
-    // The client's own CRC32C costs about as much CPU as processing the records; this one is ~10x faster.
+    // The client's own CRC32C costs about as much CPU as processing the records; ours is 7-20x faster.
     crc32cGenerator: fastCrc32cGenerator,
   });
-  const outcome = await runTask(process.env, { storage, logger, now: () => new Date() });
+  const outcome = await runTask(process.env, {
+    storage,
+    logger,
+    now: () => new Date(),
+    crc32cImplementation,
+  });
   return outcome.exitCode;
 }
 

@@ -33,6 +33,8 @@ export interface TaskDeps {
   resumableThresholdBytes?: number;
   /** Checksum the storage client verifies on uploads. */
   uploadValidation?: "crc32c" | "md5";
+  /** Which CRC32C the storage client computes with, for the "task started" log line. */
+  crc32cImplementation?: string;
 }
 
 export interface TaskOutcome {
@@ -75,7 +77,10 @@ export async function runTask(
   try {
     const env = parseWorkerEnv(rawEnv);
     const bucket = deps.storage.bucket(env.run.bucket);
-    log.info({ manifest: env.manifestUri, attempt: env.attempt }, "task started");
+    log.info(
+      { manifest: env.manifestUri, attempt: env.attempt, crc32c: deps.crc32cImplementation },
+      "task started",
+    );
     const { manifest, input } = await readAssignment(bucket, env.run, env.taskIndex, env.taskCount, (m) => {
       facts.processor = m.processor;
     });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,7 +58,8 @@ let bundle: string;
 
 beforeAll(async () => {
   h = await startHarness();
-  // Built where no node_modules can be found, so the test proves the bundle is all the image needs.
+  // Built where no node_modules above it can be found, so the test proves the directory the build writes
+  // (the bundle and the native CRC32C beside it) is all the image needs.
   bundle = join(mkdtempSync(join(tmpdir(), "batchline-worker-image-")), "worker.js");
   await buildWorkerBundle(bundle);
 });
@@ -127,7 +128,7 @@ describe("worker as a child process", () => {
     });
   });
 
-  it("the bundled worker runs the same task from a directory without node_modules", async () => {
+  it("the bundled worker runs the same task from its build directory, with the native CRC32C", async () => {
     const run = await plannedTwoLines("child/bundle.jsonl");
     const entry = run.entries[0];
     if (!entry) throw new Error("no entry");
@@ -142,6 +143,27 @@ describe("worker as a child process", () => {
     expect(jsonl(await readObject(h.bucket, entry.output))).toEqual([{ text: "CHILD" }]);
     const [meta] = await h.bucket.file(entry.output).getMetadata();
     expect(meta.metadata?.batchlineImage).toBe("europe-west2-docker.pkg.dev/test/batchline/worker:test");
+    expect(logLines(result.stdout).find((l) => l.message === "task started")?.crc32c).toBe("native");
+  });
+
+  it("the bundle alone, without the native module beside it, runs the task with the JavaScript CRC32C", async () => {
+    const run = await plannedTwoLines("child/bundle-alone.jsonl");
+    const entry = run.entries[0];
+    if (!entry) throw new Error("no entry");
+    const alone = join(mkdtempSync(join(tmpdir(), "batchline-worker-alone-")), "worker.js");
+    copyFileSync(bundle, alone);
+    try {
+      const result = await runWorker(
+        [alone],
+        { ...taskEnv(run, 0), STORAGE_EMULATOR_HOST: h.emulator.url },
+        join(alone, ".."),
+      );
+      expect(result.code, result.stderr + result.stdout).toBe(EXIT.OK);
+      expect(jsonl(await readObject(h.bucket, entry.output))).toEqual([{ text: "CHILD" }]);
+      expect(logLines(result.stdout).find((l) => l.message === "task started")?.crc32c).toBe("js");
+    } finally {
+      rmSync(join(alone, ".."), { recursive: true, force: true });
+    }
   });
 
   it("the bundled worker exits 1 when storage is unreachable", async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,8 +10,10 @@ import { buildWorkerBundle } from "../../../worker/build.ts";
 const dir = mkdtempSync(join(tmpdir(), "batchline-worker-bundle-"));
 const bundle = join(dir, "worker.js");
 
+let native: string[] = [];
+
 beforeAll(async () => {
-  await buildWorkerBundle(bundle);
+  ({ native } = await buildWorkerBundle(bundle));
 }, 60_000);
 
 afterAll(() => {
@@ -32,6 +34,13 @@ describe("worker bundle (worker/build.ts)", () => {
     const text = readFileSync(bundle, "utf8");
     expect(text.length).toBeGreaterThan(100_000);
     expect(text).not.toMatch(/from "(\.\.?\/|@google-cloud\/|zod|pino)/);
+  });
+
+  it("puts the native CRC32C package and this platform's binary beside the bundle", () => {
+    expect(native[0]).toBe("@node-rs/crc32");
+    expect(native.length).toBe(2);
+    for (const name of native)
+      expect(existsSync(join(dir, "node_modules", name, "package.json")), name).toBe(true);
   });
 
   it("exits 3 with a message naming the variables when the environment is bad", () => {

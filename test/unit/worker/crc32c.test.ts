@@ -1,6 +1,12 @@
 import { CRC32C } from "@google-cloud/storage";
-import { describe, expect, it } from "vitest";
-import { crc32c, FastCrc32c, fastCrc32cGenerator } from "../../../core/crc32c.ts";
+import { describe, expect, it, vi } from "vitest";
+import {
+  crc32c,
+  crc32cImplementation,
+  crc32cPortable,
+  FastCrc32c,
+  fastCrc32cGenerator,
+} from "../../../core/crc32c.ts";
 
 describe("crc32c", () => {
   it("matches the standard check values (RFC 3720 B.4 and the '123456789' check)", () => {
@@ -38,5 +44,39 @@ describe("crc32c", () => {
     expect(v.toString()).toBe("rth90Q==");
     expect(v.validate("rth90Q==")).toBe(true);
     expect(v.validate("AAAAAA==")).toBe(false);
+  });
+
+  it("loads the native form on this machine (the benchmarks' figures assume it)", () => {
+    expect(crc32cImplementation).toBe("native");
+  });
+
+  it("gives the same values in its native and JavaScript forms, chained or not", () => {
+    let seed = 12345;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (const size of [0, 1, 15, 16, 63, 511, 512, 513, 4095, 65_536, 1_000_003]) {
+      const data = Buffer.from(Array.from({ length: size }, next));
+      const whole = crc32cPortable(data);
+      expect(crc32c(data), `${size} bytes`).toBe(whole);
+      const cut = size >>> 1;
+      expect(crc32c(data.subarray(cut), crc32c(data.subarray(0, cut))), `${size} bytes in two`).toBe(whole);
+      expect(crc32cPortable(data.subarray(cut), crc32cPortable(data.subarray(0, cut)))).toBe(whole);
+    }
+  });
+
+  it("falls back to the JavaScript form when BATCHLINE_CRC32C=js", async () => {
+    vi.resetModules();
+    vi.stubEnv("BATCHLINE_CRC32C", "js");
+    try {
+      const fresh = await import("../../../core/crc32c.ts");
+      expect(fresh.crc32cImplementation).toBe("js");
+      const data = Buffer.alloc(4096, 0x5a);
+      expect(fresh.crc32c(data)).toBe(crc32cPortable(data));
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
   });
 });

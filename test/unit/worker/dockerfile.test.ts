@@ -68,13 +68,14 @@ describe("worker/Dockerfile", () => {
     expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
   });
 
-  it("ships only the bundle: no package installs and no source copies in the runtime stage", () => {
+  it("ships only the build directory: no package installs and no source copies in the runtime stage", () => {
     const body = runtime?.body ?? [];
     expect(body.filter((i) => i.op === "RUN")).toEqual([]);
     const copies = body.filter((i) => i.op === "COPY" || i.op === "ADD");
-    expect(copies.map((c) => c.args)).toEqual([
-      expect.stringMatching(/^--from=build .*\/worker\.js \/app\/worker\.js$/),
-    ]);
+    expect(copies.map((c) => c.args)).toEqual([expect.stringMatching(/^--from=build .*\/out\/ \/app\/$/)]);
+    // What the build stage writes to /out: the bundle, with the native CRC32C beside it.
+    const buildRun = all[0]?.body.find((i) => i.op === "RUN" && i.args.includes("worker/build.ts"));
+    expect(buildRun?.args).toMatch(/--outfile \/out\/worker\.js/);
   });
 
   it("starts the bundled worker", () => {
