@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { FileRangeReadable } from "./backend/file-range.ts";
 import type { StagedData } from "./backend/types.ts";
 import { GcsError } from "./errors.ts";
 import type { ObjectHasher } from "./hashing.ts";
@@ -108,7 +109,8 @@ export async function stageBody(
 /** Streams `body` to the response with backpressure; a client that goes away just ends it. */
 export async function streamTo(res: ServerResponse, body: Readable): Promise<void> {
   try {
-    await pipeline(body, res);
+    if (body instanceof FileRangeReadable) await body.sendTo(res);
+    else await pipeline(body, res);
   } catch {
     body.destroy();
   }

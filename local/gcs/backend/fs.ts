@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { FileRangeReadable } from "./file-range.ts";
 import type { BucketRecord, ObjectRecord, SessionRecord, StagedData, StorageBackend } from "./types.ts";
 
 /** Large enough that disk writes overlap with reading the socket, small enough to bound memory per upload. */
@@ -140,7 +141,7 @@ export class FsBackend implements StorageBackend {
       await handle.close();
       return Readable.from([]);
     }
-    return handle.createReadStream({ start, end, highWaterMark: READ_HIGH_WATER, autoClose: true });
+    return new FileRangeReadable(handle, start, end);
   }
 
   async saveObject(record: ObjectRecord): Promise<void> {
