@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { CRC32C, type CRC32CValidator, Storage } from "@google-cloud/storage";
-import { crc32cToBase64, crc32cUpdate } from "../core/crc32c.ts";
+import { CRC32C, Storage } from "@google-cloud/storage";
+import { crc32cImplementation, crc32cPortable, crc32cUpdate, fastCrc32cGenerator } from "../core/crc32c.ts";
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_GCS_BYTES ?? 1024 * MiB);
@@ -105,18 +105,6 @@ async function best(n: number, fn: () => Promise<unknown>): Promise<number> {
 }
 
 const mbps = (bytes: number, s: number) => bytes / MiB / s;
-
-/** A CRC32C for the Node client (its `crc32cGenerator` option) built on the emulator's slicing-by-8 table code. */
-function fastCrc32c(): CRC32CValidator {
-  let crc = 0;
-  return {
-    update: (data: Buffer) => {
-      crc = crc32cUpdate(crc, data);
-    },
-    toString: () => crc32cToBase64(crc),
-    validate: (value: string) => value === crc32cToBase64(crc),
-  };
-}
 
 /** PUTs `size` bytes to `url` with node:http and returns the response body. */
 async function put(
@@ -236,12 +224,12 @@ async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promi
       }),
     },
     {
-      label: "official client, crc32cGenerator = the emulator's slicing-by-16",
+      label: `official client, crc32cGenerator = core/crc32c.ts (${crc32cImplementation})`,
       storage: new Storage({
         apiEndpoint: child.url,
         projectId: "bench",
         retryOptions: { autoRetry: false },
-        crc32cGenerator: fastCrc32c,
+        crc32cGenerator: fastCrc32cGenerator,
       }),
     },
   ];
@@ -315,7 +303,7 @@ async function emulatorRun(backend: "fs" | "memory", expectedMd5: string): Promi
 }
 
 /** Single-thread hashing speeds, MB/s over 256 MiB in 64 KiB chunks: what bounds an upload's speed. */
-function hashSpeeds(): { md5: number; crc: number; clientCrc: number } {
+function hashSpeeds(): { md5: number; crc: number; portableCrc: number; clientCrc: number } {
   const total = 256 * MiB;
   const time = (update: (chunk: Buffer) => void) => {
     const t = performance.now();
@@ -326,11 +314,15 @@ function hashSpeeds(): { md5: number; crc: number; clientCrc: number } {
   };
   const md5 = createHash("md5");
   let crc = 0;
+  let portable = 0;
   const client = new CRC32C();
   return {
     md5: time((c) => md5.update(c)),
     crc: time((c) => {
       crc = crc32cUpdate(crc, c);
+    }),
+    portableCrc: time((c) => {
+      portable = crc32cPortable(c, portable);
     }),
     clientCrc: time((c) => client.update(c)),
   };
@@ -389,7 +381,7 @@ async function main(): Promise<void> {
     `Load average (1 min): ${loadStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`,
   );
   lines.push(
-    `Hashing on this machine, one thread: MD5 (node:crypto) ${hashing.md5.toFixed(0)} MB/s, CRC32C (slicing-by-16) ${hashing.crc.toFixed(0)} MB/s, CRC32C (the Node client's own) ${hashing.clientCrc.toFixed(0)} MB/s.`,
+    `Hashing on this machine, one thread: MD5 (node:crypto) ${hashing.md5.toFixed(0)} MB/s, CRC32C (core/crc32c.ts, ${crc32cImplementation}) ${hashing.crc.toFixed(0)} MB/s, CRC32C (its JavaScript slicing-by-16) ${hashing.portableCrc.toFixed(0)} MB/s, CRC32C (the Node client's own) ${hashing.clientCrc.toFixed(0)} MB/s.`,
   );
   lines.push("");
   lines.push(...targets(results, plain, hashing));
@@ -403,7 +395,7 @@ async function main(): Promise<void> {
 function targets(
   results: BackendRun[],
   plain: { up: number; down: number },
-  hashing: { md5: number; crc: number; clientCrc: number },
+  hashing: { md5: number; crc: number; portableCrc: number; clientCrc: number },
 ): string[] {
   const plainUp = mbps(SIZE, plain.up);
   const plainDown = mbps(SIZE, plain.down);
@@ -447,8 +439,9 @@ async function writeResults(table: string): Promise<void> {
     "Rows: the plain baseline (a node:http client and server moving the same bytes, no hashing, no storage); the",
     "emulator driven by node:http (one resumable PUT with `bytes 0-*/*`, one `alt=media` GET: the emulator's own cost);",
     "and the official client (`createWriteStream({ resumable: true })`, `createReadStream()`, validating crc32c as it",
-    "does by default), once with its defaults and once with its `crc32cGenerator` option set to the emulator's",
-    "slicing-by-16 CRC32C. Emulator rows are the best of 2 runs; the baseline is the best of 6 (3 before and 3 after",
+    "does by default), once with its defaults and once with its `crc32cGenerator` option set to core/crc32c.ts, the",
+    "CRC32C the emulator and the worker use (native through @node-rs/crc32 when it loads, else JavaScript",
+    "slicing-by-16). Emulator rows are the best of 2 runs; the baseline is the best of 6 (3 before and 3 after",
     "the emulator runs). The emulator and the baseline server run in a child process (bench/gcs-server.ts), so the",
     "RSS is the emulator's own: VmHWM, reset at the start of each phase.",
     "",

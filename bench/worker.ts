@@ -322,7 +322,9 @@ async function runWorkerProcess(
   run: BenchRun,
   measureRss: boolean,
 ): Promise<{ seconds: number; maxRssBytes: number | undefined; rusageMaxRssBytes: number | undefined }> {
-  const args = measureRss ? ["--import", RSS_PRELOAD, bundle] : [bundle];
+  // BENCH_WORKER_NODE_ARGS (space-separated) reaches the worker's node, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+  const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const args = [...extra, ...(measureRss ? ["--import", RSS_PRELOAD, bundle] : [bundle])];
   const env = {
     PATH: process.env.PATH ?? "",
     STORAGE_EMULATOR_HOST: url,
