@@ -1,17 +1,15 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { createLogger } from "../../../core/logger.ts";
 import { type BatchLocalConfig, batchLocalSchema } from "../../../local/batch/config.ts";
 import { LocalBatch, type LocalBatchOptions } from "../../../local/batch/service.ts";
+import { tempDir } from "../../support/temp.ts";
 
 export const PARENT = "projects/batchline-test/locations/europe-west2";
 
 /** A fresh scratch directory. */
 export function scratch(prefix = "batch-it-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return tempDir(prefix);
 }
 
 /** Logger lines captured as parsed JSON (for logsPolicy CLOUD_LOGGING). */

@@ -329,7 +329,8 @@ describe("no orphans", () => {
     // The command goes by environment, so the host's own command line does not match the marker.
     const host = spawn(process.execPath, ["--import", "tsx", "test/fixtures/batch/host.ts"], {
       stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, BATCH_HOST_COMMAND: sleep.command },
+      // A SIGKILLed host cannot remove its work directory, so it works in one this file removes.
+      env: { ...process.env, BATCH_HOST_COMMAND: sleep.command, BATCH_HOST_WORKDIR: scratch("batch-host-") },
     });
     try {
       const lines = createInterface({ input: host.stdout as NodeJS.ReadableStream });

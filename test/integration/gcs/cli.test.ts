@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { tempDir } from "../../support/temp.ts";
 
 const BIN = join(import.meta.dirname, "../../../bin/batchline.js");
 
@@ -49,7 +49,7 @@ describe("batchline local gcs", () => {
   let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "gcs-cli-"));
+    dir = tempDir("gcs-cli-");
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 import { Storage } from "@google-cloud/storage";
 import { createLogger, type Logger } from "../../../core/logger.ts";
 import { type GcsEmulator, type GcsEmulatorOptions, startGcsEmulator } from "../../../local/gcs/index.ts";
+import { tempDir } from "../../support/temp.ts";
 
 export const BACKENDS = ["memory", "fs"] as const;
 export type BackendKind = (typeof BACKENDS)[number];
@@ -46,7 +45,7 @@ export async function startHarness(
   backend: BackendKind,
   extra: Partial<GcsEmulatorOptions> = {},
 ): Promise<Harness> {
-  const dir = await mkdtemp(join(tmpdir(), `gcs-${backend}-`));
+  const dir = tempDir(`gcs-${backend}-`);
   const options: GcsEmulatorOptions = { backend, dir, logger: quietLogger(), ...extra };
   const h: Harness = {
     emulator: await startGcsEmulator(options),

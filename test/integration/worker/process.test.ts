@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT } from "../../../core/runs.ts";
 import { buildWorkerBundle } from "../../../worker/build.ts";
+import { tempDir } from "../../support/temp.ts";
 import {
   type Harness,
   jsonl,
@@ -60,7 +60,7 @@ beforeAll(async () => {
   h = await startHarness();
   // Built where no node_modules above it can be found, so the test proves the directory the build writes
   // (the bundle and the native CRC32C beside it) is all the image needs.
-  bundle = join(mkdtempSync(join(tmpdir(), "batchline-worker-image-")), "worker.js");
+  bundle = join(tempDir("batchline-worker-image-"), "worker.js");
   await buildWorkerBundle(bundle);
 });
 
@@ -150,7 +150,7 @@ describe("worker as a child process", () => {
     const run = await plannedTwoLines("child/bundle-alone.jsonl");
     const entry = run.entries[0];
     if (!entry) throw new Error("no entry");
-    const alone = join(mkdtempSync(join(tmpdir(), "batchline-worker-alone-")), "worker.js");
+    const alone = join(tempDir("batchline-worker-alone-"), "worker.js");
     copyFileSync(bundle, alone);
     try {
       const result = await runWorker(

@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localSecretResolver, SecretUnavailableError, secretEnvName } from "../../../local/batch/secrets.ts";
+import { tempDir } from "../../support/temp.ts";
 
 describe("local secret resolver", () => {
-  const dir = mkdtempSync(join(tmpdir(), "batchline-secrets-"));
+  const dir = tempDir("batchline-secrets-");
   mkdirSync(join(dir, "api-token"));
   writeFileSync(join(dir, "api-token", "3"), "version-three\n");
   writeFileSync(join(dir, "db-password"), "plain-file");

@@ -1,6 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../../core/logger.ts";
 import { BatchApiError } from "../../../local/batch/errors.ts";
@@ -8,6 +6,7 @@ import { checkJobId } from "../../../local/batch/names.ts";
 import { enumsAsNumbers } from "../../../local/batch/schema.ts";
 import { LocalBatch } from "../../../local/batch/service.ts";
 import { validateJob } from "../../../local/batch/spec.ts";
+import { tempDir } from "../../support/temp.ts";
 
 const NAME = "projects/p/locations/europe-west2/jobs/j";
 const script = (text = "true") => ({ script: { text } });
@@ -302,7 +301,7 @@ describe("LocalBatch.createJob", () => {
   const make = () =>
     new LocalBatch({
       logger: createLogger({ component: "test", level: "silent" }),
-      logDir: mkdtempSync(join(tmpdir(), "batchline-unit-logs-")),
+      logDir: tempDir("batchline-unit-logs-"),
     });
 
   it("answers ALREADY_EXISTS (409) for a job id taken in the same project and location", async () => {

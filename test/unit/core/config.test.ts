@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -11,6 +10,7 @@ import {
 } from "../../../core/config/load.ts";
 import { clientConfigSchema, platformConfigSchema } from "../../../core/config/schema.ts";
 import { ConfigError } from "../../../core/errors.ts";
+import { tempDir } from "../../support/temp.ts";
 
 const PLATFORM = `
 project: my-project-1
@@ -31,7 +31,7 @@ jobDefaults:
 `;
 
 function configDir(clients: Record<string, string>, platform = PLATFORM): string {
-  const dir = mkdtempSync(join(tmpdir(), "batchline-config-"));
+  const dir = tempDir("batchline-config-");
   mkdirSync(join(dir, "clients"));
   writeFileSync(join(dir, "platform.yaml"), platform);
   for (const [name, text] of Object.entries(clients)) writeFileSync(join(dir, "clients", name), text);
@@ -212,7 +212,7 @@ describe("loadConfig", () => {
   });
 
   it("fails naming the clients directory when it is missing", () => {
-    const dir = mkdtempSync(join(tmpdir(), "batchline-config-"));
+    const dir = tempDir("batchline-config-");
     writeFileSync(join(dir, "platform.yaml"), PLATFORM);
     expect(() => loadConfig(dir)).toThrow(`${join(dir, "clients")}: document: cannot be listed`);
   });

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadFunctionConfig, parseConfigJson } from "../../../functions/shared/config.ts";
 import { CONFIG_DIR, testConfig } from "../../fixtures/functions/config.ts";
+import { tempDir } from "../../support/temp.ts";
 
 function asJson(): string {
   const { platform, clients } = testConfig();
@@ -28,7 +28,7 @@ describe("function config", () => {
   });
 
   it("finds the nearest config/ above the bundle otherwise", () => {
-    const root = mkdtempSync(join(tmpdir(), "bl-fn-"));
+    const root = tempDir("bl-fn-");
     mkdirSync(join(root, "config", "clients"), { recursive: true });
     mkdirSync(join(root, "dist", "plan"), { recursive: true });
     const { platform } = testConfig();

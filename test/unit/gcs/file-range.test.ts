@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileRangeReadable } from "../../../local/gcs/backend/file-range.ts";
+import { tempDir } from "../../support/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "batchline-file-range-"));
+const dir = tempDir("batchline-file-range-");
 // Not a multiple of the 1 MiB chunk, so the last chunk is short.
 const data = randomBytes(5 * 1024 * 1024 + 12_345);
 const path = join(dir, "blob");

@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
@@ -10,6 +9,7 @@ import type { FunctionSpec } from "../../../infra/functions-spec.ts";
 import { PIPELINE_FUNCTIONS } from "../../../infra/functions-spec.ts";
 import { REPO_ROOT } from "../../../infra/settings.ts";
 import { crc32, createZip } from "../../../infra/zip.ts";
+import { tempDir } from "../../support/temp.ts";
 import { FIXTURES } from "./support/synth.ts";
 
 const ROOT = join(FIXTURES, "bundle-root");
@@ -29,8 +29,8 @@ function spec(name: string, source: string): FunctionSpec {
 
 const FIXTURE_FUNCTIONS = [spec("hello", "functions/hello/index.ts"), spec("bye", "functions/bye/index.ts")];
 
-function tempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `batchline-${label}-`));
+function scratchDir(label: string): string {
+  return tempDir(`batchline-${label}-`);
 }
 
 /** `unzip` is an independent reader: what it extracts is what Cloud Functions' build will see. */
@@ -45,7 +45,7 @@ describe("zip writer", () => {
   });
 
   it("writes archives unzip reads back byte for byte, including UTF-8 names and empty files", () => {
-    const dir = tempDir("zip");
+    const dir = scratchDir("zip");
     const big = Buffer.from(`${"x".repeat(200_000)}end`);
     const entries = [
       { name: "a.txt", data: Buffer.from("alpha\n") },
@@ -83,7 +83,7 @@ describe("zip writer", () => {
 
 describe("function bundle", () => {
   it("holds package.json and one index.js that registers every function with one functions-framework", async () => {
-    const dir = tempDir("bundle");
+    const dir = scratchDir("bundle");
     const result = await bundleFunctions({
       root: ROOT,
       functions: FIXTURE_FUNCTIONS,
@@ -116,7 +116,7 @@ describe("function bundle", () => {
   });
 
   it("gives the same bytes for the same sources", async () => {
-    const dir = tempDir("bundle-twice");
+    const dir = scratchDir("bundle-twice");
     const a = await bundleFunctions({
       root: ROOT,
       functions: FIXTURE_FUNCTIONS,
@@ -132,7 +132,7 @@ describe("function bundle", () => {
   });
 
   it("refuses code that imports a devDependency, naming the package", async () => {
-    const dir = tempDir("bundle-dev");
+    const dir = scratchDir("bundle-dev");
     const run = bundleFunctions({
       root: ROOT,
       functions: [spec("dev", "functions/dev-only/index.ts")],
@@ -146,13 +146,13 @@ describe("function bundle", () => {
     const run = bundleFunctions({
       root: ROOT,
       functions: [spec("gone", "functions/gone/index.ts")],
-      outFile: join(tempDir("bundle-gone"), "x.zip"),
+      outFile: join(scratchDir("bundle-gone"), "x.zip"),
     });
     await expect(run).rejects.toThrow(/function "gone": source .*functions\/gone\/index\.ts does not exist/);
   });
 
   it("bundles the repository's own functions, pinned to the installed versions", async () => {
-    const dir = tempDir("bundle-repo");
+    const dir = scratchDir("bundle-repo");
     mkdirSync(dir, { recursive: true });
     const result = await bundleFunctions({
       root: REPO_ROOT,

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadClientConfig, loadConfig } from "../../../core/config/load.ts";
 import { REPO_ROOT } from "../../../infra/settings.ts";
+import { tempDir } from "../../support/temp.ts";
 import { FIXTURE_CONFIG, synthWith } from "./support/synth.ts";
 
 /** Runs the real command, as a user would: `node bin/batchline.js clients add …`. */
@@ -16,7 +16,7 @@ function batchline(args: string[]) {
 }
 
 function configDir(): string {
-  return mkdtempSync(join(tmpdir(), "batchline-clients-"));
+  return tempDir("batchline-clients-");
 }
 
 describe("batchline clients add", () => {

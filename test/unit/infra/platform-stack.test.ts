@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientConfigSchema, platformConfigSchema } from "../../../core/config/schema.ts";
@@ -8,6 +7,7 @@ import { parseConfigJson } from "../../../functions/shared/config.ts";
 import { lifecycleRules } from "../../../infra/constructs/platform-bucket.ts";
 import { REQUIRED_SERVICES } from "../../../infra/constructs/required-apis.ts";
 import { FUNCTION_ENV } from "../../../infra/runtime-env.ts";
+import { tempDir } from "../../support/temp.ts";
 import type { StackJson } from "./support/provider-schema.ts";
 import {
   type Body,
@@ -98,7 +98,7 @@ describe("bucket", () => {
 
   it("has no lifecycle rule at all without clients (an empty prefix list would match every object)", () => {
     expect(lifecycleRules("shop", [], { runsDays: 30, claimsDays: 400 })).toEqual([]);
-    const empty = mkdtempSync(join(tmpdir(), "batchline-noclients-"));
+    const empty = tempDir("batchline-noclients-");
     mkdirSync(join(empty, "clients"));
     writeFileSync(join(empty, "platform.yaml"), readFileSync(join(FIXTURE_CONFIG, "platform.yaml")));
     const stack = synthWith({ BATCHLINE_CONFIG_DIR: empty }).stack("platform");

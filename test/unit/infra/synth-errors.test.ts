@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../core/errors.ts";
 import { InfraError } from "../../../infra/errors.ts";
 import { REPO_ROOT, settingsFromEnv } from "../../../infra/settings.ts";
+import { tempDir } from "../../support/temp.ts";
 import { configDirWith, FIXTURE_CONFIG, FIXTURE_WORKFLOW, synthWith } from "./support/synth.ts";
 
 function errorOf(fn: () => unknown): Error {
@@ -66,7 +66,7 @@ describe("invalid config", () => {
 
 describe("workflow file", () => {
   it("fails with the path when it is missing", () => {
-    const missing = join(mkdtempSync(join(tmpdir(), "batchline-nowf-")), "batch.workflows.yaml");
+    const missing = join(tempDir("batchline-nowf-"), "batch.workflows.yaml");
     const err = errorOf(() => synthWith({ BATCHLINE_WORKFLOW_FILE: missing }));
     expect(err).toBeInstanceOf(InfraError);
     expect(err.message).toBe(
@@ -75,7 +75,7 @@ describe("workflow file", () => {
   });
 
   it("fails with the path and the YAML problem when it does not parse", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "batchline-badwf-")), "bad.workflows.yaml");
+    const file = join(tempDir("batchline-badwf-"), "bad.workflows.yaml");
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a Workflows expression, not a JS template
     writeFileSync(file, 'main:\n  steps:\n    - fail:\n        raise: ${"bad: " + x}\n');
     const err = errorOf(() => synthWith({ BATCHLINE_WORKFLOW_FILE: file }));
@@ -118,7 +118,7 @@ describe("infra/main.ts (npm run infra:synth)", () => {
     });
 
   it("synthesizes every stack and says where", () => {
-    const out = mkdtempSync(join(tmpdir(), "batchline-main-"));
+    const out = tempDir("batchline-main-");
     const result = run({
       BATCHLINE_CONFIG_DIR: FIXTURE_CONFIG,
       BATCHLINE_WORKFLOW_FILE: FIXTURE_WORKFLOW,
@@ -138,7 +138,7 @@ describe("infra/main.ts (npm run infra:synth)", () => {
     const result = run({
       BATCHLINE_CONFIG_DIR: dir,
       BATCHLINE_WORKFLOW_FILE: FIXTURE_WORKFLOW,
-      CDKTF_OUTDIR: mkdtempSync(join(tmpdir(), "batchline-main-bad-")),
+      CDKTF_OUTDIR: tempDir("batchline-main-bad-"),
     });
     expect(result.status).toBe(2);
     expect(result.stdout).toBe("");

@@ -1,13 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT } from "../../../core/runs.ts";
 import { buildWorkerBundle } from "../../../worker/build.ts";
+import { tempDir } from "../../support/temp.ts";
 
 // The bundle is built into a directory with no node_modules above it, so it can only run if it is whole.
-const dir = mkdtempSync(join(tmpdir(), "batchline-worker-bundle-"));
+const dir = tempDir("batchline-worker-bundle-");
 const bundle = join(dir, "worker.js");
 
 let native: string[] = [];

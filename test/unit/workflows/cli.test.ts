@@ -1,12 +1,12 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: workflow sources spell ${…} expressions on purpose
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "../../support/temp.ts";
 
 const REPO = join(import.meta.dirname, "..", "..", "..");
-const dir = mkdtempSync(join(tmpdir(), "wf-cli-"));
+const dir = tempDir("wf-cli-");
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,10 +1,10 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { synthesize } from "../../../../infra/app.ts";
 import type { Retention } from "../../../../infra/constructs/platform-bucket.ts";
 import { settingsFromEnv } from "../../../../infra/settings.ts";
+import { tempDir } from "../../../support/temp.ts";
 import type { StackJson } from "./provider-schema.ts";
 
 export const FIXTURES = fileURLToPath(new URL("../../../fixtures/infra", import.meta.url));
@@ -22,7 +22,7 @@ export interface Synthesized {
  * through core's loader), into a fresh temp dir, and reads back the JSON each stack wrote.
  */
 export function synthWith(env: Record<string, string> = {}, retention?: Retention): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), "batchline-synth-"));
+  const outdir = tempDir("batchline-synth-");
   const settings = settingsFromEnv({
     BATCHLINE_CONFIG_DIR: FIXTURE_CONFIG,
     BATCHLINE_WORKFLOW_FILE: FIXTURE_WORKFLOW,
@@ -41,7 +41,7 @@ export function synthWith(env: Record<string, string> = {}, retention?: Retentio
 
 /** A copy of the fixture config dir, with files replaced or added (`clients/x.yaml` → text). */
 export function configDirWith(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "batchline-infra-config-"));
+  const dir = tempDir("batchline-infra-config-");
   cpSync(FIXTURE_CONFIG, dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
