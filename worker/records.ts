@@ -1,8 +1,9 @@
 import { isUtf8 } from "node:buffer";
 import { PermanentTaskError } from "./errors.ts";
+import { FieldScanner } from "./field-scan.ts";
 import { MemberScan, newLineEdits, planEdits, scanMembers } from "./json-line.ts";
 import { type Line, LineSplitter } from "./lines.ts";
-import { BadRecord, type Processor, type RecordContext } from "./processors/types.ts";
+import { BadRecord, type Processor, type RecordContext, type StringFieldMap } from "./processors/types.ts";
 import type { LineSink } from "./sink.ts";
 
 /** Bad records keep at most this much of their line in the errors file. */
@@ -92,9 +93,13 @@ class RecordLoop {
   readonly #tooLong: string;
   readonly #scan = new MemberScan();
   readonly #edits = newLineEdits();
+  /** The processor's `stringField` and a scanner for it, when it declares one. */
+  readonly #field: { map: StringFieldMap; scanner: FieldScanner } | undefined;
 
   constructor(options: RecordLoopOptions) {
     this.#options = options;
+    const field = options.processor.stringField;
+    this.#field = field && { map: field, scanner: new FieldScanner(field.name) };
     this.#maxBad = options.maxBadRecordBytes ?? DEFAULT_MAX_BAD_RECORD_BYTES;
     this.splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes, keepPrefixBytes: this.#maxBad });
     this.#tooLong = `line exceeds ${options.maxLineBytes} bytes`;
@@ -115,6 +120,7 @@ class RecordLoop {
       this.#bad(line.line, "not valid UTF-8", bytes);
       return undefined;
     }
+    if (this.#field !== undefined && this.#fieldOnly(line.line, bytes, this.#field)) return undefined;
     let value: unknown;
     try {
       value = JSON.parse(bytes.toString("utf8"));
@@ -136,6 +142,42 @@ class RecordLoop {
     }
     this.#accept(line.line, result, bytes, value, before);
     return undefined;
+  }
+
+  /**
+   * The processor's stringField path: when the line is an object whose field is a plain string (FieldScanner
+   * says so, or declines), map the value and write the line with only that value replaced, exactly as the
+   * JSON.parse path writes a record whose processor changed that field in place. False: take that path.
+   */
+  #fieldOnly(line: number, bytes: Buffer, field: { map: StringFieldMap; scanner: FieldScanner }): boolean {
+    const hit = field.scanner.scan(bytes);
+    if (hit === null) return false;
+    const ctx = this.#options.ctx;
+    ctx.line = line;
+    const mapped = field.map.map(hit.value, ctx);
+    if (mapped instanceof BadRecord) {
+      this.#bad(line, mapped.reason, bytes);
+      return true;
+    }
+    if (typeof mapped !== "string") {
+      throw new PermanentTaskError(
+        `processor ${this.#options.processor.name}: stringField.map returned ${typeof mapped}, not a string`,
+      );
+    }
+    const edits = this.#edits;
+    edits.from = hit.from;
+    edits.to = hit.to;
+    edits.count = 0;
+    if (mapped !== hit.value) {
+      edits.starts[0] = hit.valueStart;
+      edits.ends[0] = hit.valueEnd;
+      edits.values[0] = mapped;
+      edits.texts[0] = false;
+      edits.count = 1;
+    }
+    this.records += 1;
+    this.#options.output.edited(bytes, edits);
+    return true;
   }
 
   #accept(

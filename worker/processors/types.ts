@@ -27,6 +27,14 @@ export interface Processor {
    * any other error fails the task as retryable unless it says otherwise (see worker/classify.ts).
    */
   processRecord(record: unknown, ctx: RecordContext): RecordResult | Promise<RecordResult>;
+  /**
+   * Optional, for processors whose processRecord only replaces one top-level string field of an object
+   * record: the field and the function that gives its new value. The worker then handles a line whose field
+   * is a plain string without building the record (no JSON.parse), which is several times cheaper. Lines it
+   * cannot handle so still go to processRecord, which must do exactly what `map` does for such records:
+   * build both from one function with `stringFieldProcessor` (worker/processors/string-field.ts).
+   */
+  readonly stringField?: StringFieldMap;
   /** After the last record: output records that depend on all of them (totals, a trailer). */
   flush?(ctx: ProcessorContext): Iterable<unknown> | Promise<Iterable<unknown>>;
   /**
@@ -34,6 +42,14 @@ export interface Processor {
    * instead (e.g. retrain from `ctx.storage`). Without it, the task succeeds with zero records.
    */
   runWithoutInput?(ctx: ProcessorContext): NoInputResult | undefined | Promise<NoInputResult | undefined>;
+}
+
+/** See `Processor.stringField`. */
+export interface StringFieldMap {
+  /** The top-level field, e.g. `text`. */
+  readonly name: string;
+  /** The field's new value, or `bad(reason)` for a record that goes to the errors file. Synchronous. */
+  map(value: string, ctx: RecordContext): string | BadRecord;
 }
 
 /** What an input-less run reports in its task record. */

@@ -111,7 +111,18 @@ describe("processRecords with the uppercase processor", () => {
     const input = '{"id": 1.0, "text":"caf\\u00e9 \\"x\\"", "tags":[ "a" ]}\n{"text":"b","text":"c"}\n';
     const { output, errors } = await run([input]);
     expect(errors).toEqual([]);
-    // The first record is edited in place; the second (a duplicate key) is serialized whole.
+    // The first record takes the stringField path: only the text value is written again, the rest (the array
+    // too: map cannot change it) as the input spelled it. The second (a duplicate key) takes the JSON.parse
+    // path and is serialized whole.
+    expect(output).toEqual(['{"id": 1.0, "text":"CAFÉ \\"X\\"", "tags":[ "a" ]}', '{"text":"C"}']);
+  });
+
+  it("through processRecord alone (no stringField), writes nested values with JSON.stringify", async () => {
+    const input = '{"id": 1.0, "text":"caf\\u00e9 \\"x\\"", "tags":[ "a" ]}\n{"text":"b","text":"c"}\n';
+    const { stringField: _unused, ...plain } = createUppercaseProcessor();
+    const { output, errors } = await run([input], plain);
+    expect(errors).toEqual([]);
+    // The record is edited in place; a nested array may have been changed inside, so it is written again.
     expect(output).toEqual(['{"id": 1.0, "text":"CAFÉ \\"X\\"", "tags":["a"]}', '{"text":"C"}']);
   });
 

@@ -1,0 +1,275 @@
+/**
+ * Finding one top-level string field of a JSONL line without JSON.parse.
+ *
+ * A processor that only replaces one top-level string field (`stringField`, docs/processors.md) does not
+ * need the record built: the worker checks the line is JSON, finds the field, and writes the line back with
+ * that value replaced. Building every record with JSON.parse is the largest single cost of the record loop.
+ *
+ * The check here is a strict reading of RFC 8259 over the line's bytes (already checked to be UTF-8), and it
+ * is sound but not complete: whenever it accepts a line, JSON.parse accepts it too and gives the field the
+ * same value. It declines, and the caller takes the JSON.parse path (which then decides), for anything it
+ * does not handle simply:
+ * - a line that is not an object;
+ * - the field missing, repeated, or not a string;
+ * - any key with an escape (it could spell the field's name);
+ * - any repeated key, or an integer-like key (JSON.parse reorders those), so the line written back is the
+ *   one the JSON.parse path would write;
+ * - nesting deeper than 64;
+ * - anything that is not JSON.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const MAX_DEPTH = 64;
+/** A raw control character, which JSON strings may not hold (they must be escaped). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
+const CONTROL = /[\u0000-\u001f]/;
+
+/** Where the field was found: the object's span (for the rewrite) and the field's value. */
+export interface FieldHit {
+  /** The object's first byte (`{`) and one past its last (`}`); whitespace around it is not part of it. */
+  from: number;
+  to: number;
+  /** The value's span, quotes included. */
+  valueStart: number;
+  valueEnd: number;
+  /** The value as JSON.parse would give it. */
+  value: string;
+}
+
+/** A scanner for one field name; reusable from line to line, not reentrant. */
+export class FieldScanner {
+  readonly #name: Buffer;
+  /** Set by `#string` when the string it just read holds an escape. */
+  #escaped = false;
+  /** Top-level key spans of the current line (start, end pairs), for the repeated-key check. */
+  readonly #keys: number[] = [];
+  /**
+   * The first backslash at or after the last place looked from, -1 if none, -2 not yet looked for. Strings
+   * are read left to right, so each line is searched for backslashes once in all, not once per string.
+   */
+  #nextBackslash = -2;
+
+  constructor(name: string) {
+    if (name.length === 0) throw new Error("FieldScanner: empty field name");
+    this.#name = Buffer.from(name, "utf8");
+  }
+
+  /** The field in `line` (valid UTF-8), or null when the caller must take the JSON.parse path. */
+  scan(line: Buffer): FieldHit | null {
+    const end = line.length;
+    let i = skipSpace(line, 0, end);
+    if (line[i] !== 0x7b) return null; // {
+    const from = i;
+    i = skipSpace(line, i + 1, end);
+    let valueStart = -1;
+    let valueEnd = -1;
+    let valueEscaped = false;
+    const keys = this.#keys;
+    keys.length = 0;
+    this.#nextBackslash = -2;
+    if (line[i] !== 0x7d) {
+      for (;;) {
+        if (line[i] !== QUOTE) return null;
+        const keyStart = i + 1;
+        i = this.#string(line, i, end, false);
+        if (i < 0 || this.#escaped) return null;
+        const keyEnd = i - 1;
+        const first = line[keyStart] as number;
+        if (first >= 0x30 && first <= 0x39) return null; // integer-like keys are reordered by JSON.parse
+        for (let k = 0; k < keys.length; k += 2) {
+          if (sameBytes(line, keys[k] as number, keys[k + 1] as number, keyStart, keyEnd)) return null;
+        }
+        keys.push(keyStart, keyEnd);
+        i = skipSpace(line, i, end);
+        if (line[i] !== 0x3a) return null; // :
+        i = skipSpace(line, i + 1, end);
+        const isField = this.#isName(line, keyStart, keyEnd);
+        const start = i;
+        if (isField) {
+          if (line[i] !== QUOTE) return null; // not a string: the processor decides what that means
+          i = this.#string(line, i, end, true);
+          if (i < 0) return null;
+          valueStart = start;
+          valueEnd = i;
+          valueEscaped = this.#escaped;
+        } else {
+          i = this.#value(line, i, end, 1);
+          if (i < 0) return null;
+        }
+        i = skipSpace(line, i, end);
+        const c = line[i];
+        if (c === 0x2c) {
+          i = skipSpace(line, i + 1, end);
+          continue;
+        }
+        if (c === 0x7d) break;
+        return null;
+      }
+    }
+    const to = i + 1;
+    if (skipSpace(line, to, end) !== end) return null; // something after the object
+    if (valueStart < 0) return null;
+    let value: string;
+    if (valueEscaped) {
+      value = JSON.parse(line.toString("utf8", valueStart, valueEnd)) as string;
+    } else {
+      value = line.toString("utf8", valueStart + 1, valueEnd - 1);
+      // Long unescaped strings were not checked byte by byte for raw control characters; check them here.
+      if (CONTROL.test(value)) return null;
+    }
+    return { from, to, valueStart, valueEnd, value };
+  }
+
+  #isName(line: Buffer, start: number, end: number): boolean {
+    const name = this.#name;
+    if (end - start !== name.length) return false;
+    for (let k = 0; k < name.length; k++) if (line[start + k] !== name[k]) return false;
+    return true;
+  }
+
+  /**
+   * Reads the string whose opening quote is at `i`; returns the index after its closing quote, or -1 if it is
+   * not a valid JSON string. With `deferControl`, a long string without escapes is not checked for raw
+   * control characters (the caller checks its decoded value, which is cheaper).
+   */
+  #string(line: Buffer, i: number, end: number, deferControl: boolean): number {
+    this.#escaped = false;
+    const close = line.indexOf(QUOTE, i + 1);
+    if (close < 0 || close >= end) return -1;
+    let backslash = this.#nextBackslash;
+    if (backslash === -2 || (backslash >= 0 && backslash <= i)) {
+      backslash = line.indexOf(BACKSLASH, i + 1);
+      this.#nextBackslash = backslash;
+    }
+    if (backslash < 0 || backslash > close) {
+      if (!deferControl) {
+        for (let k = i + 1; k < close; k++) if ((line[k] as number) < 0x20) return -1;
+      }
+      return close + 1;
+    }
+    // Escapes: byte by byte.
+    this.#escaped = true;
+    let k = i + 1;
+    for (;;) {
+      if (k >= end) return -1;
+      const c = line[k] as number;
+      if (c === QUOTE) return k + 1;
+      if (c < 0x20) return -1;
+      if (c === BACKSLASH) {
+        const d = line[k + 1];
+        if (d === 0x75) {
+          // \uXXXX
+          for (let h = 2; h < 6; h++) if (!isHex(line[k + h])) return -1;
+          k += 6;
+          continue;
+        }
+        // \" \\ \/ \b \f \n \r \t
+        if (
+          d === 0x22 ||
+          d === 0x5c ||
+          d === 0x2f ||
+          d === 0x62 ||
+          d === 0x66 ||
+          d === 0x6e ||
+          d === 0x72 ||
+          d === 0x74
+        ) {
+          k += 2;
+          continue;
+        }
+        return -1;
+      }
+      k += 1;
+    }
+  }
+
+  /** Reads any JSON value starting at `i`; returns the index after it, or -1. */
+  #value(line: Buffer, i: number, end: number, depth: number): number {
+    const c = line[i];
+    if (c === QUOTE) return this.#string(line, i, end, false);
+    if (c === 0x7b || c === 0x5b) {
+      if (depth >= MAX_DEPTH) return -1;
+      const object = c === 0x7b;
+      const close = object ? 0x7d : 0x5d;
+      i = skipSpace(line, i + 1, end);
+      if (line[i] === close) return i + 1;
+      for (;;) {
+        if (object) {
+          if (line[i] !== QUOTE) return -1;
+          i = this.#string(line, i, end, false);
+          if (i < 0) return -1;
+          i = skipSpace(line, i, end);
+          if (line[i] !== 0x3a) return -1;
+          i = skipSpace(line, i + 1, end);
+        }
+        i = this.#value(line, i, end, depth + 1);
+        if (i < 0) return -1;
+        i = skipSpace(line, i, end);
+        const d = line[i];
+        if (d === 0x2c) {
+          i = skipSpace(line, i + 1, end);
+          continue;
+        }
+        return d === close ? i + 1 : -1;
+      }
+    }
+    if (c === 0x74) return line[i + 1] === 0x72 && line[i + 2] === 0x75 && line[i + 3] === 0x65 ? i + 4 : -1;
+    if (c === 0x66) {
+      return line[i + 1] === 0x61 && line[i + 2] === 0x6c && line[i + 3] === 0x73 && line[i + 4] === 0x65
+        ? i + 5
+        : -1;
+    }
+    if (c === 0x6e) return line[i + 1] === 0x75 && line[i + 2] === 0x6c && line[i + 3] === 0x6c ? i + 4 : -1;
+    return number(line, i, end);
+  }
+}
+
+/** Reads a JSON number at `i`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`; -1 if there is none. */
+function number(line: Buffer, i: number, end: number): number {
+  if (line[i] === 0x2d) i += 1; // -
+  if (line[i] === 0x30) i += 1;
+  else if (isDigit(line[i])) i = digits(line, i, end);
+  else return -1;
+  if (line[i] === 0x2e) {
+    if (!isDigit(line[i + 1])) return -1;
+    i = digits(line, i + 1, end);
+  }
+  if (line[i] === 0x65 || line[i] === 0x45) {
+    i += 1;
+    if (line[i] === 0x2b || line[i] === 0x2d) i += 1;
+    if (!isDigit(line[i])) return -1;
+    i = digits(line, i, end);
+  }
+  return i;
+}
+
+function digits(line: Buffer, i: number, end: number): number {
+  while (i < end && isDigit(line[i])) i += 1;
+  return i;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
+function isHex(c: number | undefined): boolean {
+  return (
+    c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66))
+  );
+}
+
+function skipSpace(line: Buffer, i: number, end: number): number {
+  while (i < end) {
+    const c = line[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+    i += 1;
+  }
+  return i;
+}
+
+function sameBytes(line: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let k = 0; k < aEnd - aStart; k++) if (line[aStart + k] !== line[bStart + k]) return false;
+  return true;
+}
