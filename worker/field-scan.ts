@@ -21,6 +21,8 @@
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_DEPTH = 64;
+/** Strings up to this many bytes are read by a plain loop; longer ones with native searches. */
+const SHORT_STRING = 32;
 /** A raw control character, which JSON strings may not hold (they must be escaped). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
 const CONTROL = /[\u0000-\u001f]/;
@@ -37,8 +39,16 @@ export interface FieldHit {
   value: string;
 }
 
-/** A scanner for one field name; reusable from line to line, not reentrant. */
-export class FieldScanner {
+/**
+ * A scanner for one field name; reusable from line to line, not reentrant. A hit is the scanner itself (no
+ * allocation per line), valid until the next `scan`.
+ */
+export class FieldScanner implements FieldHit {
+  from = 0;
+  to = 0;
+  valueStart = 0;
+  valueEnd = 0;
+  value = "";
   readonly #name: Buffer;
   /** Set by `#string` when the string it just read holds an escape. */
   #escaped = false;
@@ -118,7 +128,12 @@ export class FieldScanner {
       // Long unescaped strings were not checked byte by byte for raw control characters; check them here.
       if (CONTROL.test(value)) return null;
     }
-    return { from, to, valueStart, valueEnd, value };
+    this.from = from;
+    this.to = to;
+    this.valueStart = valueStart;
+    this.valueEnd = valueEnd;
+    this.value = value;
+    return this;
   }
 
   #isName(line: Buffer, start: number, end: number): boolean {
@@ -135,19 +150,33 @@ export class FieldScanner {
    */
   #string(line: Buffer, i: number, end: number, deferControl: boolean): number {
     this.#escaped = false;
-    const close = line.indexOf(QUOTE, i + 1);
+    // Keys and short values: a plain loop, cheaper than the native searches' cost per call.
+    let k = i + 1;
+    const limit = Math.min(end, k + SHORT_STRING);
+    while (k < limit) {
+      const c = line[k] as number;
+      if (c === QUOTE) return k + 1;
+      if (c === BACKSLASH) return this.#escapedString(line, i, end);
+      if (c < 0x20) return -1;
+      k += 1;
+    }
+    // Longer: search for the closing quote and the next backslash natively.
+    const close = line.indexOf(QUOTE, k);
     if (close < 0 || close >= end) return -1;
     let backslash = this.#nextBackslash;
-    if (backslash === -2 || (backslash >= 0 && backslash <= i)) {
-      backslash = line.indexOf(BACKSLASH, i + 1);
+    if (backslash === -2 || (backslash >= 0 && backslash < k)) {
+      backslash = line.indexOf(BACKSLASH, k);
       this.#nextBackslash = backslash;
     }
-    if (backslash < 0 || backslash > close) {
-      if (!deferControl) {
-        for (let k = i + 1; k < close; k++) if ((line[k] as number) < 0x20) return -1;
-      }
-      return close + 1;
+    if (backslash >= 0 && backslash < close) return this.#escapedString(line, i, end);
+    if (!deferControl) {
+      for (let j = k; j < close; j++) if ((line[j] as number) < 0x20) return -1;
     }
+    return close + 1;
+  }
+
+  /** `#string` for a string with an escape: byte by byte from its opening quote at `i`. */
+  #escapedString(line: Buffer, i: number, end: number): number {
     // Escapes: byte by byte.
     this.#escaped = true;
     let k = i + 1;
