@@ -94,6 +94,29 @@ describe("FieldScanner", () => {
     expect(expectSound(line)).toBeNull();
   });
 
+  it("finds a raw control character in a long field at every position and memory alignment", () => {
+    const text = "x".repeat(80);
+    for (let offset = 0; offset < 8; offset++) {
+      for (let at = 0; at < text.length; at += 7) {
+        const bad = `{"id":1,"text":"${text.slice(0, at)}\u0007${text.slice(at + 1)}"}`;
+        const good = `{"id":1,"text":"${text}"}`;
+        for (const [line, accepted] of [
+          [bad, false],
+          [good, true],
+        ] as const) {
+          const bytes = Buffer.from(line, "utf8");
+          const memory = Buffer.alloc(bytes.length + 16);
+          bytes.copy(memory, offset);
+          const hit = scanner.scan(memory.subarray(offset, offset + bytes.length));
+          expect(
+            hit !== null,
+            `offset ${offset}, control at ${at}, ${accepted ? "clean" : "with control"}`,
+          ).toBe(accepted);
+        }
+      }
+    }
+  });
+
   it("is sound on 20,000 random records and mutations of them", () => {
     const rand = seeded(20261121);
     let accepted = 0;
