@@ -416,7 +416,8 @@ async function startEmulatorProcess(dir: string): Promise<EmulatorProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", SELF, "--emulator", dir], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", BATCHLINE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
+    // stdin stays open for the emulator's life: its end tells the emulator this process is gone.
+    stdio: ["pipe", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolveUrl, reject) => {
     let out = "";
@@ -441,9 +442,13 @@ async function emulatorMain(dir: string): Promise<void> {
   const { startGcsEmulator } = await import("../local/gcs/index.ts");
   const emulator = await startGcsEmulator({ backend: "fs", dir });
   process.stdout.write(`EMULATOR_URL ${emulator.url}\n`);
-  process.once("SIGTERM", () => {
-    void emulator.stop().then(() => process.exit(0));
-  });
+  const stop = () => void emulator.stop().then(() => process.exit(0));
+  process.once("SIGTERM", stop);
+  // The benchmark holds our stdin open; when it dies without stopping us (killed, crashed), the pipe
+  // closes, and this emulator must not outlive it.
+  process.stdin.once("end", stop);
+  process.stdin.once("close", stop);
+  process.stdin.resume();
 }
 
 function runChild(
