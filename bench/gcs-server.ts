@@ -88,6 +88,11 @@ async function main(): Promise<void> {
       void running.stop().then(() => process.exit(0));
     }
   });
+  // The benchmark talks to us over IPC; if it dies without sending "stop" (killed, crashed), the channel
+  // closes, and this server must not outlive it.
+  process.once("disconnect", () => {
+    void running.stop().then(() => process.exit(0));
+  });
   process.send?.({ ready: true, url: running.url });
 }
 
