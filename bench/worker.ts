@@ -17,8 +17,17 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { type Bucket, Storage } from "@google-cloud/storage";
 import { fastCrc32cGenerator } from "../core/crc32c.ts";
+import { batchJobId } from "../core/ids.ts";
+import {
+  areaPrefix,
+  errorsNameFor,
+  gsUri,
+  objectName,
+  outputNameFor,
+  runRecordName,
+} from "../core/naming.ts";
 import type { Manifest, ManifestInput } from "../core/runs.ts";
-import { taskRecordSchema } from "../core/runs.ts";
+import { manifestShardName, taskRecordSchema } from "../core/runs.ts";
 import { buildWorkerBundle } from "../worker/build.ts";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../..");
@@ -294,17 +303,17 @@ interface BenchRun {
 }
 
 async function planRun(bucket: Bucket, runId: string, input: UploadedInput): Promise<BenchRun> {
-  const runPrefix = `${PRODUCT}/${CLIENT}/runs/${runId}/`;
+  const parsed = { product: PRODUCT, client: CLIENT, area: "inputs" as const, path: input.path };
   const entry: ManifestInput = {
     index: 0,
     object: input.name,
     generation: input.generation,
     size: input.size,
-    output: `${PRODUCT}/${CLIENT}/outputs/${input.path}`,
-    errors: `${PRODUCT}/${CLIENT}/errors/${runId}/${input.path}.jsonl`,
-    claim: `${PRODUCT}/${CLIENT}/claims/${input.path}`,
+    output: outputNameFor(parsed),
+    errors: errorsNameFor(parsed, runId),
+    claim: objectName(PRODUCT, CLIENT, "claims", input.path),
   };
-  const shard = `${runPrefix}manifest/00000.json`;
+  const shard = manifestShardName(`${areaPrefix(PRODUCT, CLIENT, "runs")}${runId}/`, 0);
   await bucket.file(shard).save(JSON.stringify({ runId, shard: 0, inputs: [entry] }), { resumable: false });
   const manifest: Manifest = {
     schemaVersion: 1,
@@ -312,7 +321,7 @@ async function planRun(bucket: Bucket, runId: string, input: UploadedInput): Pro
     client: CLIENT,
     bucket: BUCKET,
     runId,
-    jobId: `bl-${PRODUCT}-${CLIENT}-${runId}`,
+    jobId: batchJobId(PRODUCT, CLIENT, runId),
     trigger: { type: "manual" },
     plannedAt: new Date().toISOString(),
     processor: "uppercase",
@@ -323,8 +332,9 @@ async function planRun(bucket: Bucket, runId: string, input: UploadedInput): Pro
     shardSize: 1000,
     shards: [shard],
   };
-  await bucket.file(`${runPrefix}manifest.json`).save(JSON.stringify(manifest), { resumable: false });
-  return { runId, manifestUri: `gs://${BUCKET}/${runPrefix}manifest.json`, entry };
+  const manifestName = runRecordName(PRODUCT, CLIENT, runId, "manifest.json");
+  await bucket.file(manifestName).save(JSON.stringify(manifest), { resumable: false });
+  return { runId, manifestUri: gsUri(BUCKET, manifestName), entry };
 }
 
 // Printed by the worker process as it exits: its peak RSS. On Linux that is VmHWM from /proc/self/status, the
@@ -359,7 +369,7 @@ async function runWorkerProcess(
   };
   const { code, stderr, stdout } = await runChild(process.execPath, args, env);
   if (code !== 0) throw new Error(`worker exited ${code}: ${stdout}${stderr}`);
-  const [body] = await bucket.file(`${PRODUCT}/${CLIENT}/runs/${run.runId}/tasks/0.json`).download();
+  const [body] = await bucket.file(runRecordName(PRODUCT, CLIENT, run.runId, "tasks/0.json")).download();
   const record = taskRecordSchema.parse(JSON.parse(body.toString("utf8")));
   if (record.records === 0 || record.badRecords !== 0) throw new Error(`unexpected task record ${body}`);
   const rss = /BENCH_MAXRSS (\d+) BENCH_RUSAGE_MAXRSS (\d+)/.exec(stderr);

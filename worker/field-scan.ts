@@ -18,6 +18,8 @@
  * - anything that is not JSON.
  */
 
+import { skipSpace } from "./json-line.ts";
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_DEPTH = 64;
@@ -317,15 +319,6 @@ function isHex(c: number | undefined): boolean {
   return (
     c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66))
   );
-}
-
-function skipSpace(line: Buffer, i: number, end: number): number {
-  while (i < end) {
-    const c = line[i];
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
-    i += 1;
-  }
-  return i;
 }
 
 function sameBytes(line: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {

@@ -68,7 +68,8 @@ export function scanMembers(line: Uint8Array, scan: MemberScan): void {
   scan.count = count;
 }
 
-function skipSpace(line: Uint8Array, i: number, end: number): number {
+/** The index of the first byte at or after `i` that is not JSON whitespace (space, tab, LF, CR). */
+export function skipSpace(line: Uint8Array, i: number, end: number): number {
   while (i < end) {
     const c = line[i];
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;

@@ -109,29 +109,25 @@ function pending(
   failures: number,
   rules: PendingRules,
 ): Decision {
+  const reject = (reason: string): Decision => ({
+    kind: "reject",
+    input,
+    claimName,
+    ifGenerationMatch,
+    failures: failures + 1,
+    reason,
+  });
   if (input.size > rules.maxInputBytes) {
-    return {
-      kind: "reject",
-      input,
-      claimName,
-      ifGenerationMatch,
-      failures: failures + 1,
-      reason: `input is ${input.size} bytes, more than maxInputBytes (${rules.maxInputBytes}); it will not be processed`,
-    };
+    return reject(
+      `input is ${input.size} bytes, more than maxInputBytes (${rules.maxInputBytes}); it will not be processed`,
+    );
   }
   let names: InputNames;
   try {
     names = namesFor(rules.product, rules.client, rules.runId, input.name);
   } catch (err) {
     if (!(err instanceof ObjectNameError)) throw err;
-    return {
-      kind: "reject",
-      input,
-      claimName,
-      ifGenerationMatch,
-      failures: failures + 1,
-      reason: err.message,
-    };
+    return reject(err.message);
   }
   return { kind: "claim", input, claimName, ifGenerationMatch, failures, names };
 }

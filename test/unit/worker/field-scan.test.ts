@@ -1,12 +1,8 @@
 import { isUtf8 } from "node:buffer";
-import { Storage } from "@google-cloud/storage";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../core/logger.ts";
 import { FieldScanner } from "../../../worker/field-scan.ts";
-import type { Processor } from "../../../worker/processors/types.ts";
 import { createUppercaseProcessor } from "../../../worker/processors/uppercase.ts";
-import { processRecords } from "../../../worker/records.ts";
-import { MemoryLineSink } from "./memory-sink.ts";
+import { runRecordLoop } from "./record-loop.ts";
 
 const scanner = new FieldScanner("text");
 
@@ -144,9 +140,9 @@ describe("the stringField path against the JSON.parse path", () => {
       lines.push(rand() < 0.3 ? mutate(clean, rand) : clean);
     }
     const input = `${lines.join("\n")}\n`;
-    const fast = await runLoop(input, createUppercaseProcessor());
+    const fast = await runRecordLoop([input], createUppercaseProcessor(), { maxLineBytes: 1 << 20 });
     const { stringField: _unused, ...plain } = createUppercaseProcessor();
-    const slow = await runLoop(input, plain);
+    const slow = await runRecordLoop([input], plain, { maxLineBytes: 1 << 20 });
     expect(fast.counts).toEqual(slow.counts);
     expect(fast.errors).toEqual(slow.errors);
     expect(fast.output.length).toBe(slow.output.length);
@@ -159,36 +155,6 @@ describe("the stringField path against the JSON.parse path", () => {
     expect(fast.counts.badRecords).toBeGreaterThan(100);
   });
 });
-
-async function runLoop(input: string, processor: Processor) {
-  const output = new MemoryLineSink();
-  const errors = new MemoryLineSink();
-  const counts = await processRecords(
-    (async function* () {
-      yield Buffer.from(input, "utf8");
-    })(),
-    {
-      processor,
-      ctx: {
-        product: "demo",
-        client: "acme",
-        runId: "ev-0000000000000001",
-        jobId: "bl-demo-acme-ev-0000000000000001",
-        taskIndex: 0,
-        attempt: 0,
-        input: { object: "demo/acme/inputs/a.jsonl", generation: "1", size: input.length },
-        bucket: "bkt",
-        storage: new Storage({ projectId: "test", apiEndpoint: "http://127.0.0.1:9" }),
-        logger: createLogger({ component: "worker", level: "silent" }),
-        line: 0,
-      },
-      output,
-      errors,
-      maxLineBytes: 1 << 20,
-    },
-  );
-  return { counts, output: output.lines, errors: errors.lines };
-}
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,47 +1,16 @@
-import { Storage } from "@google-cloud/storage";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../core/logger.ts";
 import { bad, type Processor } from "../../../worker/processors/types.ts";
 import { createUppercaseProcessor } from "../../../worker/processors/uppercase.ts";
-import { type LiveRecordContext, processRecords, recordPreview } from "../../../worker/records.ts";
-import { MemoryLineSink } from "./memory-sink.ts";
-
-function context(): LiveRecordContext {
-  return {
-    product: "demo",
-    client: "acme",
-    runId: "ev-0000000000000001",
-    jobId: "bl-demo-acme-ev-0000000000000001",
-    taskIndex: 0,
-    attempt: 0,
-    input: { object: "demo/acme/inputs/a.jsonl", generation: "1", size: 0 },
-    bucket: "bkt",
-    storage: new Storage({ projectId: "test", apiEndpoint: "http://127.0.0.1:9" }),
-    logger: createLogger({ component: "worker", level: "silent" }),
-    line: 0,
-  };
-}
-
-async function* chunks(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
-  for (const p of parts) yield typeof p === "string" ? Buffer.from(p, "utf8") : p;
-}
+import { recordPreview } from "../../../worker/records.ts";
+import { runRecordLoop } from "./record-loop.ts";
 
 async function run(
   parts: (string | Buffer)[],
   processor: Processor = createUppercaseProcessor(),
   options: { maxLineBytes?: number; maxBadRecordBytes?: number } = {},
 ) {
-  const output = new MemoryLineSink();
-  const errors = new MemoryLineSink();
-  const counts = await processRecords(chunks(...parts), {
-    processor,
-    ctx: context(),
-    output,
-    errors,
-    maxLineBytes: options.maxLineBytes ?? 1024,
-    maxBadRecordBytes: options.maxBadRecordBytes,
-  });
-  return { counts, output: output.lines, errors: errors.lines.map((l) => JSON.parse(l)) };
+  const result = await runRecordLoop(parts, processor, options);
+  return { ...result, errors: result.errors.map((l) => JSON.parse(l)) };
 }
 
 describe("processRecords with the uppercase processor", () => {
