@@ -6,9 +6,14 @@ export const BATCH_JOB_ID_PATTERN = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Pub/Sub's topic id rule: 3-255 chars, starts with a letter, not with "goog". */
 export const TOPIC_ID_PATTERN = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 
-export type TriggerKind = "event" | "schedule" | "manual";
+export type TriggerKind = "event" | "schedule" | "manual" | "recovery";
 
-const TRIGGER_PREFIX: Record<TriggerKind, string> = { event: "ev", schedule: "sc", manual: "mn" };
+const TRIGGER_PREFIX: Record<TriggerKind, string> = {
+  event: "ev",
+  schedule: "sc",
+  manual: "mn",
+  recovery: "rc",
+};
 
 /** The client's output topic: `batch-<product>-<client>-outputs`. */
 export function topicName(product: string, client: string): string {
@@ -30,7 +35,7 @@ export interface RunIdInput {
   key: string;
 }
 
-/** Deterministic run id: `<ev|sc|mn>-<16 hex>`; satisfies Batch's id rule on its own. */
+/** Deterministic run id: `<ev|sc|mn|rc>-<16 hex>`; satisfies Batch's id rule on its own. */
 export function runId(input: RunIdInput): string {
   const digest = createHash("sha256")
     .update([input.product, input.client, input.trigger, input.key].join("\u0000"))
@@ -40,7 +45,7 @@ export function runId(input: RunIdInput): string {
 
 /** True when `id` looks like one of our run ids. */
 export function isRunId(id: string): boolean {
-  return /^(?:ev|sc|mn)-[0-9a-f]{16}$/.test(id);
+  return /^(?:ev|sc|mn|rc)-[0-9a-f]{16}$/.test(id);
 }
 
 /**

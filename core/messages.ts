@@ -15,8 +15,11 @@ export const failedInputSchema = z.strictObject({
   generation: z.string().regex(/^\d+$/),
   /** Why it failed, capped to MAX_REASON_CHARS. */
   reason: z.string().max(MAX_REASON_CHARS),
-  /** Runs this generation has failed so far, this one included. */
-  failures: z.number().int().min(1),
+  /**
+   * Runs this generation has failed so far, this one included. 0 when the input was not processed through no
+   * fault of its own (its run was interrupted) and is pending again for the next run.
+   */
+  failures: z.number().int().min(0),
   /** True when it will not be retried again (it reached the client's maxInputFailures, or cannot succeed). */
   poison: z.boolean(),
 });
@@ -37,6 +40,8 @@ export const triggerSchema = z.discriminatedUnion("type", [
     scheduledTime: isoTime.optional(),
   }),
   z.strictObject({ type: z.literal("manual") }),
+  /** The local cloud restarted on the same directory and swept up what the crash left (docs/local-batch.md). */
+  z.strictObject({ type: z.literal("recovery") }),
 ]);
 export type Trigger = z.infer<typeof triggerSchema>;
 

@@ -167,5 +167,39 @@ export const summarySchema = z.strictObject({
   message: z.unknown(),
   /** Pub/Sub message id of the first successful publish. */
   messageId: z.string().nullable(),
+  /**
+   * Set while one notify call publishes the message, so that concurrent calls for the same run (a duplicate
+   * event, a retried call, a recovering plan) wait for its message id instead of publishing again. A publisher
+   * that dies leaves it to expire at `until`; a later call then publishes.
+   */
+  publishing: z
+    .strictObject({ by: z.string().min(1), until: isoTime })
+    .nullable()
+    .optional(),
+  /** Set when a later plan settled the run because its execution ended without calling notify. */
+  recovered: z.string().nullable().optional(),
 });
 export type Summary = z.infer<typeof summarySchema>;
+
+/**
+ * `runs/.open/<runId>.json`: written by plan before it claims anything, deleted once the run's message is
+ * published. A later plan reads these (a list of open runs, never of history) to find runs whose execution
+ * ended without notifying, and settles them (docs/architecture.md, "Recovery").
+ */
+export const openRunSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  jobId: z.string(),
+  /** Full name of the workflow execution that planned the run, when it said (projects/…/executions/…). */
+  execution: z.string().nullable(),
+  openedAt: isoTime,
+  /** After this, the run is taken for dead even when no API can say whether its execution still runs. */
+  leaseExpiresAt: isoTime,
+});
+export type OpenRun = z.infer<typeof openRunSchema>;
+
+/** The open-run marker of a run, under the client's runs/ area. */
+export function openRunName(runsPrefix: string, runId: string): string {
+  return `${runsPrefix}${OPEN_RUNS_FOLDER}/${runId}.json`;
+}
+export const OPEN_RUNS_FOLDER = ".open";

@@ -86,7 +86,7 @@ export function buildMessage(facts: MessageFacts): ResultMessageV1 {
     object: i.object,
     generation: i.generation,
     reason: capReason(i.reason ?? "failed"),
-    failures: Math.max(1, i.failures),
+    failures: i.failures,
     poison: i.poison,
   }));
   const plannedAt = Date.parse(manifest.plannedAt);

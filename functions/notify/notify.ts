@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { PubSub } from "@google-cloud/pubsub";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import type { BatchlineConfig } from "../../core/config/load.ts";
@@ -6,10 +7,11 @@ import { BatchlineError, ObjectNameError } from "../../core/errors.ts";
 import { topicName } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import { type ResultMessageV1, resultMessageAttributes, resultMessageV1Schema } from "../../core/messages.ts";
-import { gsUri, parseGsUri, runRecordName } from "../../core/naming.ts";
+import { areaPrefix, gsUri, parseGsUri, runRecordName } from "../../core/naming.ts";
 import {
   type ManifestInput,
   manifestSchema,
+  openRunName,
   type Summary,
   summarySchema,
   type TaskRecord,
@@ -17,7 +19,7 @@ import {
 } from "../../core/runs.ts";
 import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
-import { BadRequestError } from "../shared/errors.ts";
+import { BadRequestError, isNotFound } from "../shared/errors.ts";
 import { InvalidRecordError, readJson, readJsonVersioned, writeJsonIfGeneration } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
@@ -34,6 +36,23 @@ export interface NotifyDeps {
   logger: Logger;
   /** Backoff for transient publish errors. */
   publishRetry?: RetryPolicy;
+  /** How long one call may hold the right to publish a run's message (default PUBLISH_LEASE_MS). */
+  publishLeaseMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * How long a notify call holds the right to publish (the summary's `publishing`): longer than a publish with
+ * all its retries takes, so a live publisher is never overtaken; a dead one is overtaken after this.
+ */
+export const PUBLISH_LEASE_MS = 120_000;
+
+export interface NotifyOptions {
+  /**
+   * Set when a later plan settles a run whose execution ended without calling notify: why. Inputs whose tasks
+   * did not finish are then released (pending again, no failure counted) instead of failed.
+   */
+  recovery?: string;
 }
 
 export interface NotifyResponse {
@@ -51,7 +70,11 @@ const RECORD_CONCURRENCY = 32;
  * the v1 result message. Idempotent: once the summary exists its message is the run's message, published
  * again (same content) only if no publish was recorded.
  */
-export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<NotifyResponse> {
+export async function notify(
+  request: NotifyRequest,
+  deps: NotifyDeps,
+  options: NotifyOptions = {},
+): Promise<NotifyResponse> {
   const { platform } = deps.config;
   const client = requestClient(deps.config, request.client);
   const product = platform.product;
@@ -62,6 +85,7 @@ export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<
   const summaryName = runRecordName(product, client.id, runId, "summary.json");
   const summaryFile = bucket.file(summaryName);
   const logger = deps.logger.child({ client: client.id, runId });
+  const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
   const publish = (summary: Summary) =>
     publishJson(
       deps.pubsub,
@@ -74,7 +98,7 @@ export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<
   const existing = await readJsonVersioned(summaryFile, summarySchema);
   if (existing !== null) {
     logger.info({ messageId: existing.value.messageId }, "run already summarised");
-    return finish(bucket, summaryName, existing, publish, logger);
+    return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
   }
 
   const manifest = await readJson(bucket.file(headerName), manifestSchema);
@@ -92,6 +116,8 @@ export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<
   }
   const now = deps.now();
   const job: JobOutcome = { jobState: request.jobState, jobError: request.jobError ?? null };
+  // Only a job that did not reach a final state leaves unfinished inputs that are nobody's fault.
+  const interrupted = options.recovery !== undefined && request.jobState === null ? options.recovery : null;
   const inputs = await readShards(bucket, manifest);
   const records = await mapLimit(
     Array.from({ length: manifest.taskCount }, (_, i) => i),
@@ -101,7 +127,7 @@ export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<
   const maxFailures = maxInputFailuresFor(platform, client);
 
   const settled = await mapLimit(inputs, STORAGE_CONCURRENCY, async (input): Promise<SummaryInput> => {
-    const outcome = outcomeOf(input, records[input.index] ?? { kind: "missing" }, job);
+    const outcome = outcomeOf(input, records[input.index] ?? { kind: "missing" }, job, interrupted);
     for (let attempt = 0; ; attempt++) {
       const claim = await readClaim(bucket, input.claim);
       const settlement = settle(outcome, claim, runId, maxFailures, now);
@@ -144,6 +170,8 @@ export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<
     inputs: summaryInputs,
     message,
     messageId: null,
+    publishing: null,
+    recovered: options.recovery ?? null,
   } satisfies Summary);
   const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
   if (generation === null) {
@@ -151,13 +179,13 @@ export async function notify(request: NotifyRequest, deps: NotifyDeps): Promise<
     const theirs = await readJsonVersioned(summaryFile, summarySchema);
     if (theirs === null)
       throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
-    return finish(bucket, summaryName, theirs, publish, logger);
+    return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
   }
   logger.info(
     { status: message.status, counts: message.counts },
     `run ${runId} ${message.status}: ${message.counts.succeeded} of ${message.counts.inputs} inputs succeeded`,
   );
-  return finish(bucket, summaryName, { value: summary, generation }, publish, logger);
+  return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
 }
 
 /** A task record counts toward the totals only when it is about the input its task was given. */
@@ -195,39 +223,106 @@ async function readTaskRecord(bucket: Bucket, name: string): Promise<RecordRead>
   }
 }
 
-/** Publishes the summary's message unless a publish is already recorded, then records the message id. */
+type Stored = { value: Summary; generation: string };
+
+/**
+ * Publishes the summary's message once. The right to publish is taken by compare-and-swap on the summary
+ * (`publishing`), so of many concurrent calls for one run exactly one publishes and the others wait for the
+ * id it records. A call whose publish failed gives the right back, so the next call publishes at once; a
+ * call that died holding it is overtaken when `publishing.until` has passed. Once the id is recorded the
+ * run is closed: its open-run marker is deleted.
+ */
 async function finish(
   bucket: Bucket,
   summaryName: string,
-  stored: { value: Summary; generation: string },
+  stored: Stored,
   publish: (summary: Summary) => Promise<string>,
   logger: Logger,
+  deps: NotifyDeps,
+  openMarker: ReturnType<Bucket["file"]>,
 ): Promise<NotifyResponse> {
+  const file = bucket.file(summaryName);
+  const uri = gsUri(bucket.name, summaryName);
+  const leaseMs = deps.publishLeaseMs ?? PUBLISH_LEASE_MS;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const message = resultMessageV1Schema.parse(stored.value.message);
-  const answer = (messageId: string): NotifyResponse => ({
-    status: message.status,
-    messageId,
-    summaryUri: gsUri(bucket.name, summaryName),
-    counts: message.counts,
-  });
-  if (stored.value.messageId !== null) return answer(stored.value.messageId);
-  const messageId = await publish(stored.value);
-  logger.info({ messageId }, `published the result of run ${stored.value.runId}`);
+  const answer = async (messageId: string): Promise<NotifyResponse> => {
+    await openMarker.delete().catch((err: unknown) => {
+      if (!isNotFound(err))
+        logger.warn({ err }, "could not delete the run's open marker; the next plan will");
+    });
+    return {
+      status: message.status,
+      messageId,
+      summaryUri: uri,
+      counts: message.counts,
+    };
+  };
+  const reread = async (): Promise<Stored> => {
+    const now = await readJsonVersioned(file, summarySchema);
+    if (now === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
+    return now;
+  };
+
+  const token = randomUUID();
+  // Waiting for another publisher is bounded by its lease; past that we overtake it.
+  // (Elapsed time on this machine's clock, so a frozen `now` in tests cannot make the wait endless.)
+  const waitUntil = Date.now() + leaseMs + 5_000;
   let current = stored;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2_000)) {
+    if (current.value.messageId !== null) return answer(current.value.messageId);
+    const lease = current.value.publishing ?? null;
+    const now = deps.now().getTime();
+    if (lease !== null && lease.by !== token && Date.parse(lease.until) > now) {
+      if (Date.now() > waitUntil) {
+        throw new BatchlineError(`another notify call is still publishing the message recorded in ${uri}`, {
+          retryable: true,
+        });
+      }
+      await sleep(pause);
+      current = await reread();
+      continue;
+    }
+    const claimed: Summary = {
+      ...current.value,
+      publishing: { by: token, until: new Date(now + leaseMs).toISOString() },
+    };
+    const generation = await writeJsonIfGeneration(file, claimed, current.generation);
+    if (generation === null) {
+      current = await reread();
+      continue;
+    }
+    current = { value: claimed, generation };
+    break;
+  }
+
+  let messageId: string;
+  try {
+    messageId = await publish(current.value);
+  } catch (err) {
+    // Give the right back so that the retry which follows publishes without waiting out the lease.
+    await writeJsonIfGeneration(file, { ...current.value, publishing: null }, current.generation).catch(
+      () => null,
+    );
+    throw err;
+  }
+  logger.info({ messageId }, `published the result of run ${current.value.runId}`);
   for (let attempt = 0; attempt < 5; attempt++) {
     const written = await writeJsonIfGeneration(
-      bucket.file(summaryName),
-      { ...current.value, messageId },
+      file,
+      { ...current.value, messageId, publishing: null },
       current.generation,
     );
     if (written !== null) return answer(messageId);
-    const now = await readJsonVersioned(bucket.file(summaryName), summarySchema);
-    if (now === null) break;
-    // A concurrent notify published too and recorded its id first: Pub/Sub is at-least-once anyway.
-    if (now.value.messageId !== null) return answer(now.value.messageId);
-    current = now;
+    current = await reread();
+    if (current.value.messageId !== null) {
+      // Our lease ran out while we published and another call published too: say so, it is a duplicate.
+      logger.warn(
+        { messageId, recorded: current.value.messageId },
+        "the publish lease expired during publish; the run's message was published twice",
+      );
+      return answer(current.value.messageId);
+    }
   }
-  throw new BatchlineError(`could not record message ${messageId} in ${gsUri(bucket.name, summaryName)}`, {
-    retryable: true,
-  });
+  throw new BatchlineError(`could not record message ${messageId} in ${uri}`, { retryable: true });
 }

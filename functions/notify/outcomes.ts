@@ -27,13 +27,23 @@ export interface InputOutcome {
   badRecords: number;
   output: string | null;
   errors: string | null;
+  /**
+   * Not processed because its run was interrupted (the execution ended without notify and the job is gone or
+   * never finished this task): the input's claim is given back without counting a failure.
+   */
+  released?: boolean;
 }
 
 /**
  * Decides an input's outcome from its task record: a SUCCEEDED record about this input and generation is a
  * success; anything else is a failure with the best reason we have. A missing record is never a success.
  */
-export function outcomeOf(input: ManifestInput, read: RecordRead, job: JobOutcome): InputOutcome {
+export function outcomeOf(
+  input: ManifestInput,
+  read: RecordRead,
+  job: JobOutcome,
+  interrupted: string | null = null,
+): InputOutcome {
   const base = { index: input.index, object: input.object, generation: input.generation };
   const failed = (reason: string): InputOutcome => ({
     ...base,
@@ -44,7 +54,12 @@ export function outcomeOf(input: ManifestInput, read: RecordRead, job: JobOutcom
     output: null,
     errors: null,
   });
+  const released = (why: string): InputOutcome => ({
+    ...failed(`not processed: ${interrupted}; ${why}; it is pending again for the next run`),
+    released: true,
+  });
   if (read.kind === "missing") {
+    if (interrupted !== null) return released(`task ${input.index} left no record`);
     if (job.jobState === null && job.jobError !== null) return failed(job.jobError.message);
     return failed(
       `task ${input.index} left no record (crashed, preempted or never started; job state ${job.jobState ?? "unknown"})`,
@@ -60,6 +75,12 @@ export function outcomeOf(input: ManifestInput, read: RecordRead, job: JobOutcom
     );
   }
   if (record.status === "FAILED") {
+    // A retryable failure of an interrupted job: Batch would have tried again, so it is not the input's fault.
+    if (interrupted !== null && record.retryable) {
+      return released(
+        `task ${input.index}'s attempt ${record.attempt} failed (${record.error ?? "no reason"}) and was not retried`,
+      );
+    }
     const outcome = failed(
       record.error ?? `task ${input.index} failed (attempt ${record.attempt}) without giving a reason`,
     );
@@ -92,7 +113,7 @@ export interface Settlement {
  * A claim another run holds now (our lease ran out) is left alone.
  */
 export function settle(
-  outcome: Pick<InputOutcome, "status" | "reason" | "generation">,
+  outcome: Pick<InputOutcome, "status" | "reason" | "generation" | "released">,
   claim: ClaimRead | null,
   runId: string,
   maxInputFailures: number,
@@ -104,6 +125,18 @@ export function settle(
     claim.claim.inputGeneration === outcome.generation;
   if (sameRun && claim.claim.state === "running") {
     const previous = Number(claim.claim.failures);
+    if (outcome.released === true) {
+      return {
+        write: {
+          ...claim.claim,
+          state: "failed",
+          leaseExpiresAt: now.toISOString(),
+          reason: capReason(outcome.reason ?? "released"),
+        },
+        failures: previous,
+        poison: false,
+      };
+    }
     if (outcome.status === "SUCCEEDED") {
       return {
         write: { ...claim.claim, state: "succeeded", leaseExpiresAt: now.toISOString(), reason: "" },
@@ -129,7 +162,8 @@ export function settle(
   if (sameRun) {
     return {
       write: null,
-      failures: Math.max(1, Number(claim.claim.failures)),
+      failures:
+        outcome.released === true ? Number(claim.claim.failures) : Math.max(1, Number(claim.claim.failures)),
       poison: claim.claim.state === "poison",
     };
   }

@@ -1,7 +1,9 @@
 import * as functions from "@google-cloud/functions-framework";
+import { PubSub } from "@google-cloud/pubsub";
 import { Storage } from "@google-cloud/storage";
 import { loadFunctionConfig } from "../shared/config.ts";
 import { httpShell } from "../shared/http.ts";
+import { officialProbe } from "../shared/probe.ts";
 import { plan } from "./plan.ts";
 import { planRequestSchema } from "./request.ts";
 
@@ -13,8 +15,15 @@ functions.http(
     schema: planRequestSchema,
     init: () => {
       const config = loadFunctionConfig(process.env, import.meta.url);
-      // Honours STORAGE_EMULATOR_HOST, so the local cloud needs nothing else.
-      return { config, storage: new Storage({ projectId: config.platform.project }) };
+      // Storage and Pub/Sub honour STORAGE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST; the probe's Workflows and Batch
+      // clients BATCHLINE_WORKFLOWS_ENDPOINT / BATCHLINE_BATCH_ENDPOINT. Pub/Sub and the probe are for
+      // recovery: settling a run whose execution ended without notify (recover.ts).
+      return {
+        config,
+        storage: new Storage({ projectId: config.platform.project }),
+        pubsub: new PubSub({ projectId: config.platform.project }),
+        probe: officialProbe(process.env),
+      };
     },
     project: (deps) => deps.config.platform.project,
     handle: (body, deps, logger) => plan(body, { ...deps, now: () => new Date(), logger }),

@@ -74,7 +74,14 @@ export type Decision =
       reason: string;
     }
   /** Not pending: held by another run, done, or out of retries. */
-  | { kind: "skip"; input: InputObject; claimName: string; why: string }
+  | {
+      kind: "skip";
+      input: InputObject;
+      claimName: string;
+      why: string;
+      /** Set when another live run holds the claim: that run, and the generation it holds. */
+      heldBy?: { runId: string; generation: string };
+    }
   /** Its claim object is not a claim we can read: left alone and logged, never guessed at. */
   | { kind: "invalid-claim"; input: InputObject; claimName: string; problem: string };
 
@@ -182,7 +189,13 @@ export function decide(input: InputObject, claim: ClaimRead | undefined, rules: 
   const sameGeneration = c.inputGeneration === input.generation;
   if (c.state === "running") {
     if (Date.parse(c.leaseExpiresAt) > rules.now.getTime()) {
-      return { kind: "skip", input, claimName, why: `held by run ${c.runId} until ${c.leaseExpiresAt}` };
+      return {
+        kind: "skip",
+        input,
+        claimName,
+        why: `held by run ${c.runId} until ${c.leaseExpiresAt}`,
+        heldBy: { runId: c.runId, generation: c.inputGeneration },
+      };
     }
     // The holder died without notifying. Its death counts against the generation it held.
     if (!sameGeneration) return pending(input, claimName, claim.generation, 0, rules);

@@ -1,4 +1,5 @@
-import type { Bucket, Storage } from "@google-cloud/storage";
+import type { PubSub } from "@google-cloud/pubsub";
+import type { Bucket, File, Storage } from "@google-cloud/storage";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import { maxInputFailuresFor, resolveJobSettings } from "../../core/config/load.ts";
 import type { ClientConfig, ResolvedJobSettings } from "../../core/config/schema.ts";
@@ -7,15 +8,26 @@ import { batchJobId, runId as computeRunId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Trigger } from "../../core/messages.ts";
 import { areaPrefix, gsUri, runRecordName } from "../../core/naming.ts";
-import { type ClaimMetadata, MANIFEST_SHARD_SIZE, type Manifest, manifestSchema } from "../../core/runs.ts";
+import {
+  type ClaimMetadata,
+  MANIFEST_SHARD_SIZE,
+  type Manifest,
+  manifestSchema,
+  type OpenRun,
+  openRunName,
+} from "../../core/runs.ts";
+import { notify } from "../notify/notify.ts";
 import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
-import { listObjects, readJson } from "../shared/gcs.ts";
+import { isNotFound } from "../shared/errors.ts";
+import { listObjects, readJson, writeJsonIfGeneration } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
+import type { RunProbe } from "../shared/probe.ts";
 import { acquirePlanLock, planLockName, releasePlanLock } from "./lock.ts";
 import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
 import { compareGenerations, type Decision, type InputObject, planInputs } from "./pending.ts";
+import { closeDeadRuns, type RecoveryResult, recoverOpenRuns, releaseDeadClaims } from "./recover.ts";
 import type { PlanRequest } from "./request.ts";
 
 export interface PlanDeps {
@@ -23,6 +35,13 @@ export interface PlanDeps {
   config: BatchlineConfig;
   now: () => Date;
   logger: Logger;
+  /**
+   * For recovery (functions/plan/recover.ts): publishing the message of a run that ended without notify.
+   * Without it, plan does not recover other runs.
+   */
+  pubsub?: PubSub;
+  /** Asks Workflows and Batch whether an open run is still alive; null or absent: leases decide. */
+  probe?: RunProbe | null;
 }
 
 export type RunMode = Manifest["mode"];
@@ -71,6 +90,14 @@ export function debounceWait(options: {
   const ageSeconds = (options.now.getTime() - youngest) / 1000;
   if (!(ageSeconds < debounceSeconds)) return 0;
   return Math.max(1, Math.ceil(debounceSeconds - ageSeconds));
+}
+
+/**
+ * How long an upload run waits while another live run holds an older generation of its object: short at
+ * first (a run near its end), then longer, never more than a minute between looks.
+ */
+export function holdWait(waitedSeconds: number): number {
+  return Math.min(60, Math.max(2, Math.ceil(waitedSeconds / 2)));
 }
 
 export type PlanResponse = PlannedRun | NothingToDo;
@@ -147,6 +174,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   }
 
   const now = deps.now();
+  const recovered = await recover(deps, client.id, runId, now, logger);
   const [inputs, claimObjects] = await Promise.all([
     listObjects(bucket, areaPrefix(product, client.id, "inputs")),
     listObjects(bucket, areaPrefix(product, client.id, "claims")),
@@ -154,6 +182,10 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   const claims = new Map<string, ClaimRead>(
     claimObjects.map((o) => [o.name, parseClaim(o.generation, o.metadata)]),
   );
+  if (recovered.deadBeforeManifest.size > 0) {
+    await releaseDeadClaims(bucket, claims, recovered.deadBeforeManifest, now, logger);
+    await closeDeadRuns(bucket, product, client.id, recovered.deadBeforeManifest);
+  }
   const decisions = planInputs(
     inputs.map((o): InputObject => ({ name: o.name, generation: o.generation, size: o.size })),
     claims,
@@ -179,6 +211,21 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
       `${decisions.deferred} pending inputs wait for a later run (maxInputsPerRun)`,
     );
   }
+  // A re-upload of an object that a live run still holds at an older generation: wait for that run to
+  // settle (it frees the claim), then plan, so the new generation is never left without a run.
+  if (mode === "event" && request.trigger.type === "event" && decisions.ours.length === 0) {
+    const object = request.trigger.object;
+    const held = decisions.skipped.find((d) => d.input.name === object && d.heldBy !== undefined);
+    if (held?.heldBy !== undefined && held.heldBy.generation !== held.input.generation) {
+      const waitSeconds = holdWait(request.waitedSeconds ?? 0);
+      logger.info(
+        { object, heldBy: held.heldBy.runId, waitSeconds },
+        `${object} was uploaded again while run ${held.heldBy.runId} holds its generation ${held.heldBy.generation}; waiting for that run to settle`,
+      );
+      return { ...NOTHING, waitSeconds };
+    }
+  }
+
   const anything =
     decisions.ours.length +
       decisions.oursRejected.length +
@@ -210,7 +257,16 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   }
 
   const claimAndRecord = async (): Promise<PlanResponse> => {
-    const lease = leaseExpiresAt(now, job);
+    const lease = leaseExpiresAt(now, job, decisions.ours.length + decisions.toClaim.length);
+    // Open before claiming: a run that dies from here on is found and settled by a later plan.
+    const marker = await openRun(bucket, areaPrefix(product, client.id, "runs"), {
+      schemaVersion: 1,
+      runId,
+      jobId,
+      execution: request.execution ?? null,
+      openedAt: now.toISOString(),
+      leaseExpiresAt: lease,
+    });
     const running = (generation: string, failures: number): ClaimMetadata => ({
       state: "running",
       inputGeneration: generation,
@@ -282,6 +338,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
     ];
     if (heldInputs.length === 0 && rejections.length === 0 && mode !== "always") {
       logger.info("every pending input was claimed by another run first; nothing to do");
+      await closeOpenRun(marker);
       return NOTHING;
     }
 
@@ -457,5 +514,50 @@ async function unreject(
       { input: r.object, released: ok !== null },
       `left ${r.object} for the next run to refuse and report`,
     );
+  });
+}
+
+/** Settles the client's runs that ended without notify (see recover.ts); nothing when plan cannot publish. */
+async function recover(
+  deps: PlanDeps,
+  client: string,
+  runId: string,
+  now: Date,
+  logger: Logger,
+): Promise<RecoveryResult> {
+  const none: RecoveryResult = { deadBeforeManifest: new Set(), settled: [], stillOpen: 0 };
+  const { pubsub } = deps;
+  if (pubsub === undefined) return none;
+  const { platform } = deps.config;
+  return recoverOpenRuns({
+    bucket: deps.storage.bucket(platform.bucket),
+    product: platform.product,
+    client,
+    project: platform.project,
+    region: platform.region,
+    runId,
+    now,
+    logger,
+    probe: deps.probe ?? null,
+    settle: (request, why) =>
+      notify(
+        request,
+        { storage: deps.storage, pubsub, config: deps.config, now: deps.now, logger },
+        { recovery: why },
+      ),
+  });
+}
+
+/** Writes the run's open marker (an identical call may have written it already). */
+async function openRun(bucket: Bucket, runsPrefix: string, marker: OpenRun): Promise<File> {
+  const file = bucket.file(openRunName(runsPrefix, marker.runId));
+  await writeJsonIfGeneration(file, marker, "0");
+  return file;
+}
+
+/** Deletes the marker of a run that turned out to have nothing to do. */
+async function closeOpenRun(file: File): Promise<void> {
+  await file.delete().catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
   });
 }

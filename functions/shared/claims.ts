@@ -25,12 +25,19 @@ export function parseSeconds(duration: string): number {
   return Number(m[1]);
 }
 
-/** When a claim taken at `now` may be taken over: maxRunDuration × (maxRetryCount + 1) + an hour. */
+/**
+ * When a claim taken at `now` for a job of `taskCount` tasks may be taken over: the longest the job can run.
+ * Tasks run `parallelism` at a time, so the job takes ⌈taskCount / parallelism⌉ waves, each at most
+ * maxRunDuration × (maxRetryCount + 1) (every attempt may use its whole run time), plus an hour of queueing.
+ * Only a run whose execution cannot be asked about (docs/architecture.md, "Recovery") waits for this.
+ */
 export function leaseExpiresAt(
   now: Date,
-  job: Pick<ResolvedJobSettings, "maxRunDuration" | "maxRetryCount">,
+  job: Pick<ResolvedJobSettings, "maxRunDuration" | "maxRetryCount" | "parallelism">,
+  taskCount: number,
 ): string {
-  const seconds = parseSeconds(job.maxRunDuration) * (job.maxRetryCount + 1) + LEASE_QUEUE_SECONDS;
+  const waves = Math.max(1, Math.ceil(taskCount / Math.max(1, job.parallelism)));
+  const seconds = waves * parseSeconds(job.maxRunDuration) * (job.maxRetryCount + 1) + LEASE_QUEUE_SECONDS;
   return new Date(now.getTime() + Math.ceil(seconds * 1000)).toISOString();
 }
 

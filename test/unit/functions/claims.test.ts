@@ -10,9 +10,21 @@ describe("claim helpers", () => {
 
   it("leases for every attempt of the longest task plus an hour of queueing", () => {
     const now = new Date("2026-11-21T10:00:00.000Z");
-    // 600 s × (2 retries + 1) + 3600 s = 5400 s = 1 h 30 min
-    expect(leaseExpiresAt(now, { maxRunDuration: "600s", maxRetryCount: 2 })).toBe(
+    // One wave: 600 s × (2 retries + 1) + 3600 s = 5400 s = 1 h 30 min
+    expect(leaseExpiresAt(now, { maxRunDuration: "600s", maxRetryCount: 2, parallelism: 10 }, 10)).toBe(
       "2026-11-21T11:30:00.000Z",
+    );
+  });
+
+  it("leases for every wave of tasks when there are more tasks than parallelism", () => {
+    const now = new Date("2026-11-21T10:00:00.000Z");
+    // ⌈25 / 10⌉ = 3 waves × 600 s × 3 attempts + 3600 s = 9000 s = 2 h 30 min
+    expect(leaseExpiresAt(now, { maxRunDuration: "600s", maxRetryCount: 2, parallelism: 10 }, 25)).toBe(
+      "2026-11-21T12:30:00.000Z",
+    );
+    // An input-less or empty run still leases one wave.
+    expect(leaseExpiresAt(now, { maxRunDuration: "600s", maxRetryCount: 0, parallelism: 4 }, 0)).toBe(
+      "2026-11-21T11:10:00.000Z",
     );
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { debounceWait, MAX_DEBOUNCE_FACTOR } from "../../../functions/plan/plan.ts";
+import { debounceWait, holdWait, MAX_DEBOUNCE_FACTOR } from "../../../functions/plan/plan.ts";
 
 const now = new Date("2026-11-21T12:00:00Z");
 const secondsAgo = (s: number) => now.getTime() - s * 1000;
@@ -44,5 +44,14 @@ describe("trailing debounce", () => {
       0,
     );
     expect(debounceWait({ debounceSeconds: 10, waitedSeconds: 0, now, pendingCreated: [] })).toBe(0);
+  });
+});
+
+describe("waiting for a run that holds an older generation", () => {
+  it("looks again soon at first, then less often, never more than a minute apart", () => {
+    expect(holdWait(0)).toBe(2);
+    expect(holdWait(10)).toBe(5);
+    expect(holdWait(40)).toBe(20);
+    expect(holdWait(1_000)).toBe(60);
   });
 });

@@ -172,3 +172,66 @@ describe("claim settlement", () => {
     });
   });
 });
+
+describe("outcomes of an interrupted run (settled by recovery)", () => {
+  const gone = { jobState: null, jobError: { message: "job does not exist", code: "NOT_FOUND" } };
+  const why = "run ev-00000000000000aa was interrupted: its execution ended";
+  const running = parseClaim("7", {
+    state: "running",
+    inputGeneration: "100",
+    runId: RUN,
+    failures: "1",
+    leaseExpiresAt: "2026-11-21T15:00:00.000Z",
+    reason: "",
+  });
+
+  it("releases an input whose task left no record, naming the interruption", () => {
+    const outcome = outcomeOf(input, { kind: "missing" }, gone, why);
+    expect(outcome.status).toBe("FAILED");
+    expect(outcome.released).toBe(true);
+    expect(outcome.reason).toBe(
+      `not processed: ${why}; task 4 left no record; it is pending again for the next run`,
+    );
+  });
+
+  it("releases an input whose last attempt failed in a way Batch would have retried", () => {
+    const read = { kind: "ok" as const, record: record({ status: "FAILED", retryable: true, error: "503" }) };
+    expect(outcomeOf(input, read, gone, why).released).toBe(true);
+  });
+
+  it("still fails an input whose task failed for good", () => {
+    const read = {
+      kind: "ok" as const,
+      record: record({ status: "FAILED", retryable: false, error: "bad" }),
+    };
+    const outcome = outcomeOf(input, read, gone, why);
+    expect(outcome.released).toBeUndefined();
+    expect(outcome.reason).toBe("bad");
+  });
+
+  it("keeps a finished task's success", () => {
+    expect(outcomeOf(input, { kind: "ok", record: record() }, gone, why).status).toBe("SUCCEEDED");
+  });
+
+  it("gives a released claim back as failed with its failure count unchanged", () => {
+    const outcome = outcomeOf(input, { kind: "missing" }, gone, why);
+    const settlement = settle(outcome, running, RUN, 3, NOW);
+    expect(settlement).toEqual({
+      write: {
+        state: "failed",
+        inputGeneration: "100",
+        runId: RUN,
+        failures: "1",
+        leaseExpiresAt: NOW.toISOString(),
+        reason: outcome.reason,
+      },
+      failures: 1,
+      poison: false,
+    });
+  });
+
+  it("never poisons a released input, even at the threshold", () => {
+    const outcome = outcomeOf(input, { kind: "missing" }, gone, why);
+    expect(settle(outcome, running, RUN, 2, NOW).poison).toBe(false);
+  });
+});

@@ -1,0 +1,115 @@
+import { BatchServiceClient } from "@google-cloud/batch";
+import { ExecutionsClient } from "@google-cloud/workflows";
+import { PassThroughClient } from "google-auth-library";
+
+/** What a workflow execution is doing, as far as recovery cares. */
+export type ExecutionLiveness = { state: "active" } | { state: "ended"; detail: string };
+
+/**
+ * Asks the services that run a run whether it is still alive: the Workflow Executions API for the execution
+ * and the Batch API for the job. Recovery (functions/plan/recover.ts) uses it to tell a run that is slow from
+ * one that will never call notify. Each method throws when the service cannot answer (permissions, outage):
+ * recovery then falls back to the run's lease and never guesses.
+ */
+export interface RunProbe {
+  /** `projects/P/locations/L/workflows/W/executions/E`. An execution that no longer exists has ended. */
+  execution(name: string): Promise<ExecutionLiveness>;
+  /** `projects/P/locations/L/jobs/J`: the job's state name (e.g. RUNNING, SUCCEEDED), or null when there is none. */
+  job(name: string): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/** Batch job states after which nothing more will happen to the job's tasks. */
+export const FINAL_JOB_STATES: ReadonlySet<string> = new Set([
+  "SUCCEEDED",
+  "FAILED",
+  "CANCELLED",
+  "DELETION_IN_PROGRESS",
+]);
+
+const NOT_FOUND = 5;
+
+function isNotFound(err: unknown): boolean {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === NOT_FOUND || code === 404;
+}
+
+/** The name of an enum value that a client may return as a name or as a number. */
+function enumName(value: unknown, names: Record<number, string>): string {
+  if (typeof value === "number") return names[value] ?? String(value);
+  return String(value ?? "STATE_UNSPECIFIED");
+}
+
+const EXECUTION_STATES: Record<number, string> = {
+  0: "STATE_UNSPECIFIED",
+  1: "ACTIVE",
+  2: "SUCCEEDED",
+  3: "FAILED",
+  4: "CANCELLED",
+  5: "UNAVAILABLE",
+  6: "QUEUED",
+};
+const JOB_STATES: Record<number, string> = {
+  0: "STATE_UNSPECIFIED",
+  1: "QUEUED",
+  2: "SCHEDULED",
+  3: "RUNNING",
+  4: "SUCCEEDED",
+  5: "FAILED",
+  6: "DELETION_IN_PROGRESS",
+  7: "CANCELLATION_IN_PROGRESS",
+  8: "CANCELLED",
+};
+
+/** Where the official clients connect: Google's endpoints, or the local cloud's (plain HTTP, no credentials). */
+function clientOptions(endpoint: string | undefined): Record<string, unknown> {
+  if (endpoint === undefined || endpoint.trim() === "") return {};
+  const url = new URL(endpoint);
+  return {
+    apiEndpoint: url.hostname,
+    port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+    protocol: url.protocol.replace(":", ""),
+    fallback: true,
+    authClient: new PassThroughClient(),
+  };
+}
+
+/**
+ * A probe over the official `@google-cloud/workflows` and `@google-cloud/batch` clients. With
+ * `BATCHLINE_WORKFLOWS_ENDPOINT` / `BATCHLINE_BATCH_ENDPOINT` set (the local cloud sets them) the clients talk
+ * to those endpoints over REST without credentials; otherwise to Google with Application Default Credentials.
+ */
+export function officialProbe(env: NodeJS.ProcessEnv): RunProbe {
+  // The cast bridges two installed copies of google-auth-library whose private fields make their types differ.
+  const executions = new ExecutionsClient(
+    clientOptions(env.BATCHLINE_WORKFLOWS_ENDPOINT) as ConstructorParameters<typeof ExecutionsClient>[0],
+  );
+  const batch = new BatchServiceClient(
+    clientOptions(env.BATCHLINE_BATCH_ENDPOINT) as ConstructorParameters<typeof BatchServiceClient>[0],
+  );
+  return {
+    async execution(name) {
+      try {
+        const [execution] = await executions.getExecution({ name });
+        const state = enumName(execution.state, EXECUTION_STATES);
+        if (state === "ACTIVE" || state === "QUEUED") return { state: "active" };
+        return { state: "ended", detail: state };
+      } catch (err) {
+        if (isNotFound(err)) return { state: "ended", detail: "no longer exists" };
+        throw err;
+      }
+    },
+    async job(name) {
+      try {
+        const [job] = await batch.getJob({ name });
+        return enumName(job.status?.state, JOB_STATES);
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    },
+    async close() {
+      await Promise.allSettled([executions.close(), batch.close()]);
+    },
+  };
+}

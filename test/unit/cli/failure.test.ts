@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { describeFailure } from "../../../cli/failure.ts";
+
+describe("a command's last error, as a user reads it", () => {
+  it("is the first line of the message, never a stack", () => {
+    const err = new Error("bucket missing\n    at somewhere (file.ts:1:1)");
+    expect(describeFailure(err)).toBe("bucket missing");
+  });
+
+  it("says what to check when nothing answers at an address", () => {
+    const err = Object.assign(
+      new Error("request to http://127.0.0.1:1/b failed, reason: connect ECONNREFUSED"),
+      {
+        code: "ECONNREFUSED",
+      },
+    );
+    expect(describeFailure(err)).toMatch(
+      /^request to http:\/\/127\.0\.0\.1:1\/b failed.*nothing answers there/,
+    );
+  });
+
+  it("prints what is not an Error as it is", () => {
+    expect(describeFailure("plain")).toBe("plain");
+  });
+});
