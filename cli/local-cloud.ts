@@ -10,8 +10,10 @@ import { clientOrExit, configOrExit } from "./shared.ts";
 
 interface UpOptions {
   config: string;
+  local?: string;
   backend: string;
   dir: string;
+  pubsubEmulatorHost?: string;
   twice?: boolean;
   verbose?: boolean;
 }
@@ -26,6 +28,11 @@ export function registerLocalCloudCommands(program: Command): void {
     .option("--config <dir>", "config directory", "config")
     .option("--backend <kind>", "where objects live: memory or fs", "fs")
     .option("--dir <dir>", "directory of the fs backend (kept across restarts)", ".batchline/gcs")
+    .option("--local <file>", "local-only settings: the Batch image map (default config/local.yaml)")
+    .option(
+      "--pubsub-emulator-host <host:port>",
+      "use this running Pub/Sub emulator instead of starting one (its topics then outlive this local cloud)",
+    )
     .option("--twice", "deliver every upload event twice, to see deduplication at work")
     .option("--verbose", "log every part's activity")
     .action(async (opts: UpOptions) => {
@@ -41,6 +48,8 @@ export function registerLocalCloudCommands(program: Command): void {
       });
       const cloud = await startLocalCloud({
         configDir: opts.config,
+        ...(opts.local === undefined ? {} : { localConfigFile: opts.local }),
+        ...(opts.pubsubEmulatorHost === undefined ? {} : { pubsubEmulatorHost: opts.pubsubEmulatorHost }),
         storage: opts.backend === "fs" ? { backend: "fs", dir: opts.dir } : { backend: "memory" },
         deliverTwice: opts.twice,
         logger,

@@ -26,11 +26,12 @@ import {
 } from "./batch/index.ts";
 import { localConnectors } from "./connectors.ts";
 import { type LocalEventarc, startLocalEventarc } from "./eventarc/index.ts";
-import { type LocalFunction, startLocalFunction } from "./functions.ts";
+import { type FunctionEvent, type LocalFunction, startLocalFunction } from "./functions.ts";
 import { type GcsEmulator, startGcsEmulator } from "./gcs/index.ts";
 import { type PubsubEmulator, startPubsubEmulator } from "./pubsub/emulator.ts";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler/index.ts";
 import { type Execution, WorkflowEngine } from "./workflows/index.ts";
+import { startWorkflowsServer } from "./workflows/server.ts";
 
 export interface LocalCloudOptions {
   /** Repository root: where `functions/`, `workflows/` and relative config paths are (default: cwd). */
@@ -51,7 +52,41 @@ export interface LocalCloudOptions {
   pollSeconds?: number;
   /** Build the worker bundle the image map runs, `<root>/.batchline/worker/worker.js` (default true). */
   buildWorker?: boolean;
+  /**
+   * On start, run a `recovery` sweep for every client: settles runs a crash left open and picks up inputs
+   * whose events were lost while nothing was running (default: with the fs backend, which outlives a crash).
+   */
+  recover?: boolean;
+  /** Told when a local function dies, is restarted, or is given up on. */
+  onFunctionEvent?: (event: FunctionEvent) => void;
   logger?: Logger;
+}
+
+/**
+ * Variables that point clients at emulators. A shell that exported them for an earlier local cloud would
+ * point this one's own clients at emulators that are gone: the local cloud uses only what it starts.
+ */
+export const EMULATOR_VARIABLES = [
+  "STORAGE_EMULATOR_HOST",
+  "PUBSUB_EMULATOR_HOST",
+  "PUBSUB_PROJECT_ID",
+  "BATCHLINE_WORKFLOWS_ENDPOINT",
+  "BATCHLINE_BATCH_ENDPOINT",
+] as const;
+
+/** Removes inherited emulator variables from this process, saying which; returns their names. */
+export function ignoreInheritedEmulatorEnv(logger: Logger): string[] {
+  const ignored: string[] = [];
+  for (const name of EMULATOR_VARIABLES) {
+    const value = process.env[name];
+    if (value === undefined || value === "") continue;
+    logger.warn(
+      `ignoring ${name}=${value} from the environment: this local cloud starts its own services and uses them`,
+    );
+    delete process.env[name];
+    ignored.push(name);
+  }
+  return ignored;
 }
 
 export interface UploadResult {
@@ -70,6 +105,8 @@ export interface LocalCloud {
   eventarc: LocalEventarc;
   scheduler: LocalScheduler;
   workflowId: string;
+  /** The plan and notify functions, by name. */
+  functions: ReadonlyMap<string, LocalFunction>;
   /** Uploads to `<product>/<client>/inputs/<path>` as a client would; Eventarc then starts a run. */
   upload(client: string, path: string, contents: string | Buffer): Promise<UploadResult>;
   /** Starts the workflow by hand with `{client, trigger: "manual"}`. */
@@ -91,9 +128,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   // Everything here talks to loopback emulators only. Google's auth library would otherwise probe the GCE
   // metadata server (169.254.169.254) from this process, the functions and the tasks: turn that off.
   process.env.METADATA_SERVER_DETECTION ??= "none";
+  const logger0 = options.logger ?? createLogger({ component: "local-cloud" });
+  ignoreInheritedEmulatorEnv(logger0);
   const rootDir = resolve(options.rootDir ?? process.cwd());
   const configDir = resolve(rootDir, options.configDir ?? "config");
-  const logger = options.logger ?? createLogger({ component: "local-cloud" });
+  const logger = logger0;
   const config = loadConfig(configDir);
   const { platform } = config;
   const stops: Array<() => Promise<void> | void> = [];
@@ -153,27 +192,6 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       }
     }
 
-    const env: Record<string, string> = {
-      STORAGE_EMULATOR_HOST: gcs.url,
-      PUBSUB_EMULATOR_HOST: pubsubHost,
-      PUBSUB_PROJECT_ID: platform.project,
-    };
-
-    // Functions, each a functions-framework process of its own.
-    const functionEnv = { ...env, BATCHLINE_CONFIG_DIR: configDir };
-    const started: LocalFunction[] = [];
-    for (const name of ["plan", "notify"]) {
-      const fn = await startLocalFunction({
-        name,
-        rootDir,
-        env: functionEnv,
-        logger: logger.child({ part: name }),
-      });
-      stops.push(() => fn.stop());
-      started.push(fn);
-    }
-    const [planFn, notifyFn] = started as [LocalFunction, LocalFunction];
-
     // Batch: tasks reach storage through the emulator.
     const localFile = resolve(rootDir, options.localConfigFile ?? "config/local.yaml");
     const batchConfig: BatchLocalConfig = existsSync(localFile)
@@ -194,7 +212,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const batchServer: BatchServer = await startBatchServer(batch, { logger });
     stops.push(() => batchServer.close());
 
-    // The workflow engine with the storage, pubsub and batch connectors bound to the local services.
+    // The workflow engine with the storage, pubsub and batch connectors bound to the local services, and the
+    // Workflow Executions API in front of it, as the official client and gcloud reach it.
     const connectors = localConnectors({
       storageEndpoint: gcs.url,
       pubsubEmulatorHost: pubsubHost,
@@ -206,6 +225,37 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       connectors,
       logSink: (entry) => logger.info({ workflowLog: entry }, "workflow log"),
     });
+    stops.push(async () => {
+      for (const e of engine.list())
+        if (e.state === "ACTIVE") await engine.cancel(e.id).catch(() => undefined);
+    });
+    const workflowsServer = await startWorkflowsServer(engine, { logger });
+    stops.push(() => workflowsServer.close());
+
+    const env: Record<string, string> = {
+      STORAGE_EMULATOR_HOST: gcs.url,
+      PUBSUB_EMULATOR_HOST: pubsubHost,
+      PUBSUB_PROJECT_ID: platform.project,
+      BATCHLINE_WORKFLOWS_ENDPOINT: workflowsServer.url,
+      BATCHLINE_BATCH_ENDPOINT: batchServer.url,
+    };
+
+    // Functions, each a functions-framework process of its own, restarted if it dies.
+    const functionEnv = { ...env, BATCHLINE_CONFIG_DIR: configDir };
+    const started: LocalFunction[] = [];
+    for (const name of ["plan", "notify"]) {
+      const fn = await startLocalFunction({
+        name,
+        rootDir,
+        env: functionEnv,
+        logger: logger.child({ part: name }),
+        onEvent: options.onFunctionEvent,
+      });
+      stops.push(() => fn.stop());
+      started.push(fn);
+    }
+    const [planFn, notifyFn] = started as [LocalFunction, LocalFunction];
+
     const workflowId = workflowName(platform.product);
     const workflowFile = resolve(rootDir, "workflows", "batch.workflows.yaml");
     engine.deploy(workflowId, readFileSync(workflowFile, "utf8"), {
@@ -219,10 +269,6 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ),
         pollSeconds: options.pollSeconds ?? 1,
       }),
-    });
-    stops.push(async () => {
-      for (const e of engine.list())
-        if (e.state === "ACTIVE") await engine.cancel(e.id).catch(() => undefined);
     });
 
     const eventarc = startLocalEventarc({
@@ -247,6 +293,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     stops.push(() => scheduler.stop());
 
+    // A restart on the same directory: settle what the last one left open, sweep what it never saw.
+    if (options.recover ?? options.storage?.backend === "fs") {
+      for (const client of config.clients.values()) {
+        const execution = engine.execute(workflowId, { client: client.id, trigger: "recovery" });
+        logger.info({ client: client.id, execution: execution.id }, "recovery sweep started");
+      }
+    }
+
     const cloud: LocalCloud = {
       config,
       env,
@@ -257,6 +311,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       eventarc,
       scheduler,
       workflowId,
+      functions: new Map(started.map((f) => [f.name, f])),
       async upload(client, path, contents) {
         if (!config.clients.has(client)) {
           throw new BatchlineError(

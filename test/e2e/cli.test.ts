@@ -71,6 +71,8 @@ describe("batchline local up, local upload, tail and runs", () => {
       if (line.startsWith("with those exported")) break;
     }
     expect(Object.keys(env).sort()).toEqual([
+      "BATCHLINE_BATCH_ENDPOINT",
+      "BATCHLINE_WORKFLOWS_ENDPOINT",
       "PUBSUB_EMULATOR_HOST",
       "PUBSUB_PROJECT_ID",
       "STORAGE_EMULATOR_HOST",
@@ -125,6 +127,40 @@ describe("batchline local up, local upload, tail and runs", () => {
         status: "SUCCEEDED",
       }),
     ]);
+
+    up.kill("SIGTERM");
+    const [code] = (await once(up, "exit")) as [number | null];
+    expect(code).toBe(0);
+  });
+
+  it("starts in a shell that still exports an earlier local cloud's variables, saying it ignores them", async () => {
+    const stale = {
+      STORAGE_EMULATOR_HOST: "http://127.0.0.1:1",
+      PUBSUB_EMULATOR_HOST: "127.0.0.1:2",
+      BATCHLINE_BATCH_ENDPOINT: "http://127.0.0.1:3",
+    };
+    const up = spawn(process.execPath, ["bin/batchline.js", "local", "up", "--backend", "memory"], {
+      env: { ...process.env, ...stale },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.push(up);
+    let stderr = "";
+    up.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const env: Record<string, string> = {};
+    const lines = createInterface({ input: up.stdout as NodeJS.ReadableStream });
+    for await (const line of lines) {
+      const m = /^export ([A-Z_]+)=(.+)$/.exec(line);
+      if (m?.[1] && m[2]) env[m[1]] = m[2];
+      if (line.startsWith("with those exported")) break;
+    }
+    for (const [name, value] of Object.entries(stale)) {
+      expect(stderr).toContain(`ignoring ${name}=${value} from the environment`);
+      expect(env[name]).toMatch(/127\.0\.0\.1:\d+/);
+      expect(env[name]).not.toBe(value);
+    }
+    expect(stderr).not.toMatch(/\n\s+at /);
 
     up.kill("SIGTERM");
     const [code] = (await once(up, "exit")) as [number | null];
