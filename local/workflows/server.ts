@@ -487,6 +487,8 @@ class Api {
     if (e.state !== "ACTIVE") throw refuse(e.state);
     try {
       const done = await this.engine.cancel(e.id);
+      // It had ended on its own just before the cancel reached it.
+      if (done.state !== "CANCELLED") throw refuse(done.state);
       return { status: 200, body: this.executionJson(done, "FULL"), type: "Execution" };
     } catch (err) {
       // It ended between the check and the cancel.
