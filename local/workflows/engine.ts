@@ -34,6 +34,11 @@ export interface DeployedWorkflow {
   program: WorkflowProgram;
   env: Record<string, string>;
   fileName?: string;
+  /** The source as deployed (the Workflows API's `sourceContents`). */
+  source: string;
+  /** When the first revision was deployed, and when this one was (RFC 3339). */
+  createTime: string;
+  revisionCreateTime: string;
 }
 
 export interface WorkflowEngineOptions {
@@ -66,8 +71,8 @@ interface Entry {
 export class WorkflowEngine {
   private readonly workflows = new Map<string, DeployedWorkflow>();
   private readonly executions = new Map<string, Entry>();
-  private readonly projectId: string;
-  private readonly location: string;
+  readonly projectId: string;
+  readonly location: string;
   private readonly connectors: ConnectorRegistry;
 
   constructor(private readonly options: WorkflowEngineOptions = {}) {
@@ -90,12 +95,16 @@ export class WorkflowEngine {
     const program = parseWorkflow(source, { fileName: options.fileName, connectors: this.connectors });
     const previous = this.workflows.get(id);
     const revision = previous ? Number.parseInt(previous.revisionId, 10) + 1 : 1;
+    const now = new Date().toISOString();
     const deployed: DeployedWorkflow = {
       id,
       revisionId: `${String(revision).padStart(6, "0")}-${randomBytes(2).toString("hex").slice(0, 3)}`,
       program,
       env: { ...options.env },
       fileName: options.fileName,
+      source,
+      createTime: previous?.createTime ?? now,
+      revisionCreateTime: now,
     };
     this.workflows.set(id, deployed);
     return deployed;
@@ -105,6 +114,11 @@ export class WorkflowEngine {
     const w = this.workflows.get(id);
     if (!w) throw new NotFoundError(`workflow ${id} is not deployed`);
     return w;
+  }
+
+  /** Deployed workflows (latest revision of each), in the order they were first deployed. */
+  listWorkflows(): DeployedWorkflow[] {
+    return [...this.workflows.values()];
   }
 
   /** Starts an execution of the latest revision; it runs in the background. */

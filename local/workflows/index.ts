@@ -42,4 +42,5 @@ export {
   startExecution,
 } from "./run.ts";
 export type { Clock, LogEntry } from "./runtime.ts";
+export { startWorkflowsServer, type WorkflowsServer } from "./server.ts";
 export { fromPlain, parseJsonText, toJsonText, toPlain, type Value, type ValueMap } from "./values.ts";
