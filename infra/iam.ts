@@ -16,6 +16,8 @@ export const ROLES = {
   storageObjectUser: "roles/storage.objectUser",
   storageObjectAdmin: "roles/storage.objectAdmin",
   batchJobsEditor: "roles/batch.jobsEditor",
+  batchJobsViewer: "roles/batch.jobsViewer",
+  workflowsViewer: "roles/workflows.viewer",
   batchAgentReporter: "roles/batch.agentReporter",
   logWriter: "roles/logging.logWriter",
   serviceAccountUser: "roles/iam.serviceAccountUser",

@@ -54,7 +54,8 @@ export interface LocalCloudOptions {
   buildWorker?: boolean;
   /**
    * On start, run a `recovery` sweep for every client: settles runs a crash left open and picks up inputs
-   * whose events were lost while nothing was running (default: with the fs backend, which outlives a crash).
+   * whose events were lost while nothing was running (default: with the fs backend, which outlives a crash,
+   * when its bucket was there before this start).
    */
   recover?: boolean;
   /** Told when a local function dies, is restarted, or is given up on. */
@@ -294,7 +295,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     stops.push(() => scheduler.stop());
 
     // A restart on the same directory: settle what the last one left open, sweep what it never saw.
-    if (options.recover ?? options.storage?.backend === "fs") {
+    // (A bucket this start created holds nothing to recover.)
+    if (options.recover ?? (options.storage?.backend === "fs" && bucketExists)) {
       for (const client of config.clients.values()) {
         const execution = engine.execute(workflowId, { client: client.id, trigger: "recovery" });
         logger.info({ client: client.id, execution: execution.id }, "recovery sweep started");

@@ -29,9 +29,20 @@ export const FINAL_JOB_STATES: ReadonlySet<string> = new Set([
 
 const NOT_FOUND = 5;
 
+/**
+ * NOT_FOUND as either transport reports it: gRPC code 5, or, over REST, the HTTP status (google-auth-library
+ * rejects a non-2xx answer with a GaxiosError before google-gax can map it to a gRPC code).
+ */
 function isNotFound(err: unknown): boolean {
-  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
-  return code === NOT_FOUND || code === 404;
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } };
+  return (
+    e.code === NOT_FOUND ||
+    e.code === 404 ||
+    e.code === "404" ||
+    e.status === 404 ||
+    e.response?.status === 404
+  );
 }
 
 /** The name of an enum value that a client may return as a name or as a number. */

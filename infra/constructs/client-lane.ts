@@ -25,7 +25,7 @@ export class ClientLane extends Construct {
     super(scope, id);
     const { platform, client } = props;
     const { project, region, product, bucket } = platform;
-    const platformEmail = (role: "notify" | "trigger" | "scheduler") =>
+    const platformEmail = (role: "notify" | "plan" | "trigger" | "scheduler") =>
       serviceAccountEmail(platformAccountId(product, role), project);
 
     this.principals = new ClientPrincipals(this, "principals", { project, product, client });
@@ -46,7 +46,10 @@ export class ClientLane extends Construct {
     new ClientTopic(this, "results", {
       project,
       topic: topicName(product, client.id),
-      publisher: serviceAccountMember(platformEmail("notify")),
+      publishers: (["notify", "plan"] as const).map((role) => ({
+        key: role,
+        member: serviceAccountMember(platformEmail(role)),
+      })),
       subscribers: subscribersOf(this.principals.members, client.subscribers),
       pullSubscription: client.pullSubscription,
     });

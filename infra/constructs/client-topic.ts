@@ -11,14 +11,14 @@ export interface ClientTopicProps {
   project: string;
   /** `batch-<product>-<client>-outputs` (core/ids.ts topicName). */
   topic: string;
-  /** The notify function's account: the only publisher. */
-  publisher: string;
+  /** The accounts that publish results: notify, and plan when it settles a run that ended without notify. */
+  publishers: readonly { key: string; member: string }[];
   /** The client's principals plus its config's `subscribers`. */
   subscribers: readonly Principal[];
   pullSubscription: boolean;
 }
 
-/** The client's result topic: notify publishes, the client's principals and subscribers consume. */
+/** The client's result topic: notify (and plan, recovering) publishes, the client's principals and subscribers consume. */
 export class ClientTopic extends Construct {
   readonly topic: PubsubTopic;
   readonly subscription?: PubsubSubscription;
@@ -31,12 +31,14 @@ export class ClientTopic extends Construct {
       // Keeps messages a week even without a subscription, so a subscription created late can seek back.
       messageRetentionDuration: "604800s",
     });
-    new PubsubTopicIamMember(this, "publisher", {
-      project: props.project,
-      topic: this.topic.name,
-      role: ROLES.pubsubPublisher,
-      member: props.publisher,
-    });
+    for (const { key, member } of props.publishers) {
+      new PubsubTopicIamMember(this, key === "notify" ? "publisher" : `publisher-${key}`, {
+        project: props.project,
+        topic: this.topic.name,
+        role: ROLES.pubsubPublisher,
+        member,
+      });
+    }
     // subscriber on the topic lets a principal attach its own subscriptions to it.
     for (const { key, member } of props.subscribers) {
       new PubsubTopicIamMember(this, `subscriber-${key}`, {

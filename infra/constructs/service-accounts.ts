@@ -24,7 +24,14 @@ export const PROJECT_GRANTS: Record<PlatformRole, readonly ProjectGrant[]> = {
     { role: ROLES.batchAgentReporter, why: "the Batch agent on the job's VMs reports task state" },
     { role: ROLES.logWriter, why: "tasks' stdout and stderr go to Cloud Logging" },
   ],
-  plan: [],
+  // Recovery (functions/plan/recover.ts): plan asks whether a run's execution and job are still alive.
+  plan: [
+    {
+      role: ROLES.workflowsViewer,
+      why: "read workflow executions' state, to settle runs that ended without notify",
+    },
+    { role: ROLES.batchJobsViewer, why: "read a Batch job's state before settling its run" },
+  ],
   notify: [],
   trigger: [
     { role: ROLES.eventReceiver, why: "receive audit-log events for the Eventarc triggers" },
@@ -44,7 +51,7 @@ export const PROJECT_GRANTS: Record<PlatformRole, readonly ProjectGrant[]> = {
 const DESCRIPTIONS: Record<PlatformRole, string> = {
   workflow: "Runs the batch workflow: calls plan and notify, creates Batch jobs",
   worker: "Identity of Batch job VMs: reads inputs, writes outputs, errors and run records",
-  plan: "plan function: lists inputs, writes claims and manifests",
+  plan: "plan function: lists inputs, writes claims and manifests, settles runs that ended without notify",
   notify: "notify function: writes summaries, settles claims, publishes results",
   trigger: "Eventarc triggers: receive upload events and start the workflow",
   scheduler: "Cloud Scheduler jobs: start the workflow on a client's cron",

@@ -96,6 +96,11 @@ describe("an input uploaded again while a run holds it", () => {
 
     await cloud.idle();
     const received: Received[] = await inbox.next("slow", 2, 60_000);
+    const seen = JSON.stringify(
+      received.map((m) => m.body),
+      null,
+      1,
+    );
     await expectNoMoreMessages();
     // Every generation is accounted for exactly once across the messages.
     const outcomes = new Map<string, string>();
@@ -108,7 +113,7 @@ describe("an input uploaded again while a run holds it", () => {
       }
     }
     const oldR3 = `${INPUTS}r3.jsonl#${first.get("r3.jsonl")}`;
-    expect(outcomes.get(oldR3)).toBe("failed");
+    expect(outcomes.get(oldR3), seen).toBe("failed");
     const [withOld] = received.filter((m) =>
       m.body.failedInputs.some((f) => `${f.object}#${f.generation}` === oldR3),
     );

@@ -151,13 +151,15 @@ describe("upload trigger", () => {
 });
 
 describe("result topic", () => {
-  it("is batch-<product>-<client>-outputs, published to by the notify function's account only", () => {
+  it("is batch-<product>-<client>-outputs, published to by notify and (recovering a run) plan only", () => {
     const topics = resourcesOf(acme, "google_pubsub_topic").map(([, t]) => t);
     expect(topics.map((t) => t.name)).toEqual(["batch-shop-acme-outputs"]);
     const publishers = resourcesOf(acme, "google_pubsub_topic_iam_member").filter(
       ([, g]) => g.role === "roles/pubsub.publisher",
     );
-    expect(publishers.map(([, g]) => g.member)).toEqual([platformMember("bl-shop-notify")]);
+    expect(publishers.map(([, g]) => g.member).sort()).toEqual(
+      [platformMember("bl-shop-notify"), platformMember("bl-shop-plan")].sort(),
+    );
   });
 
   it("lets the client's principals and its subscribers subscribe, once each", () => {

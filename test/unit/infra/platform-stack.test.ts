@@ -159,6 +159,8 @@ describe("service accounts", () => {
       [
         `${member("bl-shop-wf")} roles/batch.jobsEditor`,
         `${member("bl-shop-wf")} roles/logging.logWriter`,
+        `${member("bl-shop-plan")} roles/workflows.viewer`,
+        `${member("bl-shop-plan")} roles/batch.jobsViewer`,
         `${member("bl-shop-worker")} roles/batch.agentReporter`,
         `${member("bl-shop-worker")} roles/logging.logWriter`,
         `${member("bl-shop-trigger")} roles/eventarc.eventReceiver`,
