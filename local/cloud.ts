@@ -155,12 +155,29 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     }
 
     // Messaging.
+    // Each client's topic and (when configured) its pull subscription, named as infra names them, so tools
+    // written against the cloud find them here too. Again after a supervised emulator restarts.
+    const createTopics = async () => {
+      for (const client of config.clients.values()) {
+        const topic = pubsub.topic(topicName(platform.product, client.id));
+        const [topicExists] = await topic.exists();
+        if (!topicExists) await topic.create();
+        if (client.pullSubscription) {
+          const sub = topic.subscription(pullSubscriptionName(topicName(platform.product, client.id)));
+          const [subExists] = await sub.exists();
+          if (!subExists) await sub.create();
+        }
+      }
+    };
     let pubsubHost = options.pubsubEmulatorHost;
     if (!pubsubHost) {
       const emulator: PubsubEmulator = await startPubsubEmulator({
         projectId: platform.project,
         exportEnv: false,
         logger,
+        // Everything it held is gone with it: recreate the topics (messages in flight are lost, as they
+        // would not be on Pub/Sub itself; notify's publish retries cover the restart).
+        supervise: { onRestart: () => createTopics() },
       });
       stops.push(() => emulator.stop());
       pubsubHost = emulator.host;
@@ -181,17 +198,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const [bucketExists] = await bucket.exists();
     if (!bucketExists) await storage.createBucket(platform.bucket, { location: platform.region });
 
-    for (const client of config.clients.values()) {
-      const topic = pubsub.topic(topicName(platform.product, client.id));
-      const [topicExists] = await topic.exists();
-      if (!topicExists) await topic.create();
-      if (client.pullSubscription) {
-        // Named as infra names it, so tools written against the cloud find it here too.
-        const sub = topic.subscription(pullSubscriptionName(topicName(platform.product, client.id)));
-        const [subExists] = await sub.exists();
-        if (!subExists) await sub.create();
-      }
-    }
+    await createTopics();
 
     // Batch: tasks reach storage through the emulator.
     const localFile = resolve(rootDir, options.localConfigFile ?? "config/local.yaml");

@@ -9,9 +9,10 @@ import { isNotFound } from "./errors.ts";
 import { customMetadata, describeZodError, writeIfGeneration } from "./gcs.ts";
 
 /**
- * Claims of inputs whose names core/naming refuses to build on (`..` segments, `//`, names too long for
- * their outputs) live here, keyed by a hash of the input name, so no unsafe name is ever copied into
- * `claims/` (where a recursive download would follow it out of the target directory).
+ * Claims of inputs whose names core/naming refuses to build on (`..` segments, `//`, control characters)
+ * live here, keyed by a hash of the input name, so no unsafe name is ever copied into `claims/` (where a
+ * recursive download would follow it out of the target directory). Inputs whose own path starts with this
+ * folder are claimed by hash too, so a natural claim can never be a hashed one.
  */
 export const UNSAFE_CLAIMS_FOLDER = ".unsafe";
 
@@ -45,7 +46,10 @@ export function leaseExpiresAt(
 export function claimNameFor(product: string, client: string, inputName: string): string {
   try {
     const parsed = parseObjectName(inputName, { product, clients: new Set([client]) });
-    if (parsed.area === "inputs") return objectName(product, client, "claims", parsed.path);
+    // An input under inputs/.unsafe/ would otherwise claim the very object an unsafe name's hash claims.
+    if (parsed.area === "inputs" && !parsed.path.startsWith(`${UNSAFE_CLAIMS_FOLDER}/`)) {
+      return objectName(product, client, "claims", parsed.path);
+    }
   } catch (err) {
     if (!(err instanceof ObjectNameError)) throw err;
   }

@@ -81,6 +81,11 @@ export interface PubsubEmulatorOptions {
   exportEnv?: boolean;
   /** How long to wait for the emulator to answer (default 60 s: the JVM is slow to start on a busy machine). */
   startTimeoutMs?: number;
+  /**
+   * Start the emulator again, on the same port, if it dies, then call `onRestart` (the emulator keeps
+   * everything in memory: the caller recreates its topics and subscriptions there).
+   */
+  supervise?: { onRestart?: () => Promise<void> };
   logger?: Logger;
 }
 
@@ -91,6 +96,10 @@ export interface PubsubEmulator {
   projectId: string;
   /** The variables clients need to talk to this emulator. */
   env: { PUBSUB_EMULATOR_HOST: string; PUBSUB_PROJECT_ID: string };
+  /** Process group of the emulator now (changes when a supervised emulator is restarted). */
+  pid(): number | undefined;
+  /** Times a supervised emulator died and was started again. */
+  restarts(): number;
   /** Stops the emulator and everything it started; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -116,45 +125,74 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
   const projectId = options.projectId ?? "batchline-local";
   const address = `${host}:${port}`;
 
-  // Under the process guard: no emulator outlives the process that started it, however that process ends.
-  const child = spawnGuarded(launcher, [`--host=${host}`, `--port=${port}`], {
-    env: process.env,
-    stdout: "ignore",
-  });
-  live.add(child);
-  installExitHook();
   let stderrTail = "";
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-    stderrTail = (stderrTail + chunk).slice(-4000);
-    options.logger?.debug({ emulator: "pubsub" }, chunk.trimEnd());
-  });
-  child.once("exit", () => live.delete(child));
+  let stopping = false;
+  let restarts = 0;
+  const spawnOnce = (): ChildProcess => {
+    // Under the process guard: no emulator outlives the process that started it, however that process ends.
+    const child = spawnGuarded(launcher, [`--host=${host}`, `--port=${port}`], {
+      env: process.env,
+      stdout: "ignore",
+    });
+    live.add(child);
+    installExitHook();
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-4000);
+      options.logger?.debug({ emulator: "pubsub" }, chunk.trimEnd());
+    });
+    child.once("exit", (code, signal) => {
+      live.delete(child);
+      child.stdin?.destroy();
+      if (stopping || current !== child || options.supervise === undefined) return;
+      const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+      options.logger?.warn(`Pub/Sub emulator exited (${how}); restarting it on ${address}`);
+      void restart().catch((err: unknown) =>
+        options.logger?.error({ err }, `the Pub/Sub emulator did not come back on ${address}`),
+      );
+    });
+    return child;
+  };
+  const restart = async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    if (stopping) return;
+    restarts++;
+    current = spawnOnce();
+    await waitUntilAnswering(current);
+    await options.supervise?.onRestart?.();
+    options.logger?.warn(`Pub/Sub emulator serving again on ${address} (restart ${restarts})`);
+  };
+  const waitUntilAnswering = async (child: ChildProcess) => {
+    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    for (;;) {
+      if (child.exitCode !== null) {
+        throw new PubsubEmulatorError(
+          `The Pub/Sub emulator exited with code ${child.exitCode} before answering on ${address}.\n${stderrTail}`,
+        );
+      }
+      if (await answers(address)) return;
+      if (Date.now() > deadline) {
+        await stop();
+        throw new PubsubEmulatorError(
+          `The Pub/Sub emulator did not answer on ${address} in time.\n${stderrTail}`,
+          { retryable: true },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  };
 
+  let current = spawnOnce();
   // Resolves once the emulator's whole process group is gone.
-  const stop = (): Promise<void> => stopGroup(child);
-
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  for (;;) {
-    if (child.exitCode !== null) {
-      throw new PubsubEmulatorError(
-        `The Pub/Sub emulator exited with code ${child.exitCode} before answering on ${address}.\n${stderrTail}`,
-      );
-    }
-    if (await answers(address)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new PubsubEmulatorError(
-        `The Pub/Sub emulator did not answer on ${address} in time.\n${stderrTail}`,
-        { retryable: true },
-      );
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  const stop = (): Promise<void> => {
+    stopping = true;
+    return stopGroup(current);
+  };
+  await waitUntilAnswering(current);
 
   const env = { PUBSUB_EMULATOR_HOST: address, PUBSUB_PROJECT_ID: projectId };
   if (options.exportEnv ?? true) Object.assign(process.env, env);
   options.logger?.info({ host: address }, "Pub/Sub emulator ready");
-  return { host: address, port, projectId, env, stop };
+  return { host: address, port, projectId, env, pid: () => current.pid, restarts: () => restarts, stop };
 }
 
 async function answers(address: string): Promise<boolean> {

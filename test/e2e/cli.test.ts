@@ -163,8 +163,8 @@ describe("batchline local up, local upload, tail and runs", () => {
     expect(stderr).not.toMatch(/\n\s+at /);
 
     up.kill("SIGTERM");
-    const [code] = (await once(up, "exit")) as [number | null];
-    expect(code).toBe(0);
+    const [code, signal] = (await once(up, "exit")) as [number | null, NodeJS.Signals | null];
+    expect({ code, signal }, stderr).toEqual({ code: 0, signal: null });
   });
 
   it("local upload without a running local cloud says what to do", async () => {

@@ -29,6 +29,37 @@ describe("Pub/Sub emulator manager", () => {
     await pubsub.close();
   });
 
+  it("restarts a supervised emulator that dies, on the same address, and lets the caller recreate its topics", async () => {
+    let recreated = 0;
+    let pubsub: PubSub | undefined;
+    const emulator = await startPubsubEmulator({
+      exportEnv: false,
+      supervise: {
+        onRestart: async () => {
+          await pubsub?.createTopic("supervised");
+          recreated++;
+        },
+      },
+    });
+    try {
+      pubsub = new PubSub({ projectId: emulator.projectId, apiEndpoint: emulator.host, emulatorMode: true });
+      await pubsub.createTopic("supervised");
+      const before = emulator.pid();
+      process.kill(-(before ?? 0), "SIGKILL");
+
+      expect(await until(async () => emulator.restarts() === 1 && recreated === 1, 90_000)).toBe(true);
+      expect(emulator.pid()).not.toBe(before);
+      expect(await answers(emulator.host)).toBe(true);
+      // The same client, unchanged, publishes to the recreated topic.
+      const id = await pubsub.topic("supervised").publishMessage({ data: Buffer.from("after restart") });
+      expect(id).toMatch(/^\d+$/);
+    } finally {
+      await pubsub?.close();
+      await emulator.stop();
+    }
+    expect(await answers(emulator.host)).toBe(false);
+  });
+
   it("stops the emulator with its whole process group", async () => {
     const emulator = await startPubsubEmulator({ exportEnv: false });
     expect(await answers(emulator.host)).toBe(true);

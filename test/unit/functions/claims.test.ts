@@ -41,6 +41,13 @@ describe("claim helpers", () => {
     expect(claimNameFor("shop", "acme", "shop/acme/inputs/a/./b")).not.toBe(a);
   });
 
+  it("claims an input under inputs/.unsafe/ by hash, so it cannot take an unsafe name's claim", () => {
+    const digest = "a".repeat(64);
+    const crafted = claimNameFor("shop", "acme", `shop/acme/inputs/.unsafe/${digest}`);
+    expect(crafted).not.toBe(`shop/acme/claims/.unsafe/${digest}`);
+    expect(crafted).toMatch(/^shop\/acme\/claims\/\.unsafe\/[0-9a-f]{64}$/);
+  });
+
   it("parses claim metadata and explains what is wrong with a damaged one", () => {
     const good = parseClaim("3", {
       state: "failed",
