@@ -1,11 +1,12 @@
+import { createHash } from "node:crypto";
 import { ObjectNameError } from "./errors.ts";
 
 /**
  * The areas under `<product>/<client>/`:
  * - `inputs/…`  what the client uploads (the only area a client may write),
- * - `outputs/…` results, at the same relative path as their input,
+ * - `outputs/…` results, at the same relative path as their input (or a hashed name, below),
  * - `runs/<runId>/…` run records: manifest, task results, summary,
- * - `errors/<runId>/<path>.jsonl` bad records, with line numbers and reasons,
+ * - `errors/<runId>/<path>.jsonl` bad records, with line numbers and reasons (or a hashed name, below),
  * - `claims/…` per-input claim objects that stop two runs taking the same input.
  */
 export const AREAS = ["inputs", "outputs", "runs", "errors", "claims"] as const;
@@ -104,14 +105,69 @@ export function objectName(product: string, client: string, area: Area, path: st
   return name;
 }
 
-/** The output object for an input: `outputs/<same relative path>`. */
+/**
+ * The folder of hashed names. A name derived from an input's (its output, its errors file) is longer than the
+ * input's own, so an input whose name is valid but near GCS's limit would have no valid output name. Such
+ * derived names are instead `<area>/[<runId>/].hashed/<SHA-256 of the input's object name, hex>` plus an
+ * extension, about 160 bytes at most (product and client ids are at most 24 characters); the input's name is
+ * in the object's provenance metadata
+ * (`batchlineInputObject`). Inputs whose own path starts with `.hashed/` get hashed names too, so a natural
+ * name can never be taken for, or collide with, a hashed one.
+ */
+export const HASHED_NAMES_FOLDER = ".hashed";
+
+/**
+ * The output object for an input: `outputs/<same relative path>`, or `outputs/.hashed/<sha256><ext>` when
+ * that is too long (see HASHED_NAMES_FOLDER; `<ext>` is the input's extension, such as `.jsonl`, if any).
+ * Throws ObjectNameError when the input's own name is unsafe.
+ */
 export function outputNameFor(input: ParsedObjectName): string {
-  return objectName(input.product, input.client, "outputs", input.path);
+  return derivedName(input, "outputs", "", input.path, extensionOf(input.path));
 }
 
-/** Where a run's bad records for one input go: `errors/<runId>/<path>.jsonl`. */
+/**
+ * Where a run's bad records for one input go: `errors/<runId>/<path>.jsonl`, or
+ * `errors/<runId>/.hashed/<sha256>.jsonl` when that is too long (see HASHED_NAMES_FOLDER). Throws
+ * ObjectNameError when the input's own name is unsafe.
+ */
 export function errorsNameFor(input: ParsedObjectName, runId: string): string {
-  return objectName(input.product, input.client, "errors", `${runId}/${input.path}.jsonl`);
+  return derivedName(input, "errors", `${runId}/`, `${input.path}.jsonl`, ".jsonl");
+}
+
+/**
+ * `<area>/<folder><natural>` when that is a valid name and not in the hashed names' folder, else
+ * `<area>/<folder>.hashed/<hash of the input's name><suffix>`. The input's own name is checked first, so an
+ * unsafe input (`..`, control characters, over the limit itself) is refused, never hashed.
+ */
+function derivedName(
+  input: ParsedObjectName,
+  area: Area,
+  folder: string,
+  natural: string,
+  hashedSuffix: string,
+): string {
+  const inputName = objectName(input.product, input.client, input.area, input.path);
+  const prefix = areaPrefix(input.product, input.client, area);
+  if (!input.path.startsWith(`${HASHED_NAMES_FOLDER}/`)) {
+    const name = `${prefix}${folder}${natural}`;
+    if (Buffer.byteLength(name, "utf8") <= MAX_OBJECT_NAME_BYTES) {
+      assertSafeObjectName(name);
+      return name;
+    }
+  }
+  const digest = createHash("sha256").update(inputName, "utf8").digest("hex");
+  return objectName(
+    input.product,
+    input.client,
+    area,
+    `${folder}${HASHED_NAMES_FOLDER}/${digest}${hashedSuffix}`,
+  );
+}
+
+/** The extension of a path's last segment (`.jsonl`, `.gz`): a dot and 1 to 16 ASCII letters or digits, else "". */
+function extensionOf(path: string): string {
+  const m = /[^/.]\.([A-Za-z0-9]{1,16})$/.exec(path);
+  return m ? `.${m[1]}` : "";
 }
 
 /** A run record: `runs/<runId>/<rest>`, e.g. `manifest.json`, `tasks/3.json`, `summary.json`. */

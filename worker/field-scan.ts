@@ -14,15 +14,18 @@
  * - any key with an escape (it could spell the field's name);
  * - any repeated key, or an integer-like key (JSON.parse reorders those), so the line written back is the
  *   one the JSON.parse path would write;
- * - nesting deeper than 64;
+ * - nesting deeper than 64 (well within MAX_RECORD_DEPTH, worker/depth.ts: a line this path accepts is never
+ *   too deep, and one that is goes to the JSON.parse path, which reports it);
  * - anything that is not JSON.
  */
 
+import { MAX_RECORD_DEPTH } from "./depth.ts";
 import { skipSpace } from "./json-line.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const MAX_DEPTH = 64;
+/** The deepest nesting this path accepts (the line's object is level 1); never more than MAX_RECORD_DEPTH. */
+export const FIELD_SCAN_MAX_DEPTH = Math.min(64, MAX_RECORD_DEPTH);
 /** Strings up to this many bytes are read by a plain loop; longer ones with native searches. */
 const SHORT_STRING = 32;
 
@@ -218,7 +221,7 @@ export class FieldScanner implements FieldHit {
     const c = line[i];
     if (c === QUOTE) return this.#string(line, i, end, false);
     if (c === 0x7b || c === 0x5b) {
-      if (depth >= MAX_DEPTH) return -1;
+      if (depth >= FIELD_SCAN_MAX_DEPTH) return -1;
       const object = c === 0x7b;
       const close = object ? 0x7d : 0x5d;
       i = skipSpace(line, i + 1, end);

@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { MAX_RECORD_DEPTH, nestsDeeperThan, TOO_DEEP_REASON, valueNestsDeeperThan } from "./depth.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { FieldScanner } from "./field-scan.ts";
 import { MemberScan, newLineEdits, planEdits, scanMembers } from "./json-line.ts";
@@ -128,6 +129,12 @@ class RecordLoop {
       this.#bad(line.line, `not valid JSON: ${(err as Error).message}`, bytes);
       return undefined;
     }
+    // No processor, and no JSON.stringify of the record, ever meets a record deeper than the limit
+    // (worker/depth.ts). The field path needs no check: FieldScanner declines lines that deep.
+    if (nestsDeeperThan(bytes, MAX_RECORD_DEPTH)) {
+      this.#bad(line.line, TOO_DEEP_REASON, bytes);
+      return undefined;
+    }
     // An object's values before the processor runs: what it leaves as they were is written as the input
     // spelled it, without serializing it again (worker/json-line.ts).
     const before =
@@ -242,6 +249,10 @@ function serialize(value: unknown): string | { reason: string } {
     const text = JSON.stringify(value);
     return typeof text === "string" ? text : { reason: `a ${typeof value} has no JSON form` };
   } catch (err) {
+    // JSON.stringify recurses: output a processor made deeper than records may be can exhaust the stack.
+    if (err instanceof RangeError && valueNestsDeeperThan(value, MAX_RECORD_DEPTH)) {
+      return { reason: TOO_DEEP_REASON };
+    }
     return { reason: (err as Error).message };
   }
 }

@@ -1,6 +1,6 @@
 import { type Bucket, IdempotencyStrategy, Storage } from "@google-cloud/storage";
 import { createLogger } from "../../../core/logger.ts";
-import { errorsNameFor, objectName, outputNameFor, runRecordName } from "../../../core/naming.ts";
+import { objectName, runRecordName } from "../../../core/naming.ts";
 import {
   MANIFEST_SHARD_SIZE,
   type Manifest,
@@ -9,6 +9,7 @@ import {
   type TaskRecord,
   taskRecordSchema,
 } from "../../../core/runs.ts";
+import { namesFor } from "../../../functions/plan/pending.ts";
 import { type GcsEmulator, startGcsEmulator } from "../../../local/gcs/index.ts";
 import { runTask, type TaskDeps, type TaskOutcome } from "../../../worker/task.ts";
 
@@ -79,15 +80,14 @@ export async function planRun(h: Harness, options: PlanOptions = {}): Promise<Pl
     const file = h.bucket.file(name);
     await file.save(input.content, { resumable: false });
     const [meta] = await file.getMetadata();
-    const parsed = { product: PRODUCT, client: CLIENT, area: "inputs" as const, path: input.path };
+    // The names the plan function gives the input (output, errors file and claim).
+    const names = namesFor(PRODUCT, CLIENT, runId, name);
     entries.push({
       index,
       object: name,
       generation: String(meta.generation),
       size: Number(meta.size),
-      output: outputNameFor(parsed),
-      errors: errorsNameFor(parsed, runId),
-      claim: objectName(PRODUCT, CLIENT, "claims", input.path),
+      ...names,
     });
   }
   if (options.editEntries) entries = options.editEntries(entries);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { ClaimMetadata } from "../../../core/runs.ts";
 import { decide, type InputObject, type PendingRules, planInputs } from "../../../functions/plan/pending.ts";
@@ -148,8 +149,23 @@ describe("pending inputs", () => {
     expect(d.claimName).toMatch(/^shop\/acme\/claims\/\.unsafe\/[0-9a-f]{64}$/);
   });
 
-  it("refuses names too long to build an errors file for", () => {
-    const d = decide(input(`${"x".repeat(1000)}.jsonl`), undefined, rules);
+  it("claims a valid input whose output and errors names would be too long, under hashed names", () => {
+    // 17 + 1,001 + 6 = 1,024 bytes: the longest name GCS allows; outputs/ and errors/<runId>/ are longer.
+    const long = input(`${"x".repeat(1001)}.jsonl`);
+    const digest = createHash("sha256").update(long.name, "utf8").digest("hex");
+    expect(decide(long, undefined, rules)).toMatchObject({
+      kind: "claim",
+      claimName: `shop/acme/claims/${"x".repeat(1001)}.jsonl`,
+      names: {
+        output: `shop/acme/outputs/.hashed/${digest}.jsonl`,
+        errors: `shop/acme/errors/${RUN}/.hashed/${digest}.jsonl`,
+        claim: `shop/acme/claims/${"x".repeat(1001)}.jsonl`,
+      },
+    });
+  });
+
+  it("still refuses an input whose own name is over GCS's limit", () => {
+    const d = decide(input(`${"x".repeat(1002)}.jsonl`), undefined, rules);
     expect(d).toMatchObject({ kind: "reject" });
     expect(d.kind === "reject" && d.reason).toMatch(/longer than 1024 bytes/);
   });
