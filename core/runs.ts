@@ -35,9 +35,9 @@ export const manifestInputSchema = z.strictObject({
   generation,
   /** Size in bytes at plan time. */
   size: z.number().int().min(0),
-  /** Where the output goes: `outputs/<same relative path>`. */
+  /** Where the output goes: `outputs/<same relative path>`, or `outputs/.hashed/…` when that would be too long. */
   output: z.string().min(1),
-  /** Where bad records go: `errors/<runId>/<path>.jsonl`. */
+  /** Where bad records go: `errors/<runId>/<path>.jsonl`, or `errors/<runId>/.hashed/…` when that would be too long. */
   errors: z.string().min(1),
   /** The claim object for this input. */
   claim: z.string().min(1),
