@@ -53,6 +53,8 @@ export const manifestSchema = z.strictObject({
   runId: z.string(),
   jobId: z.string(),
   trigger: triggerSchema,
+  /** The workflow execution that planned the run (`projects/…/executions/…`), when it said; null otherwise. */
+  execution: z.string().nullable().optional(),
   plannedAt: isoTime,
   processor: z.string(),
   /**

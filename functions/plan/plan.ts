@@ -359,6 +359,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
       runId,
       jobId,
       trigger: request.trigger,
+      execution: request.execution ?? null,
       plannedAt: now.toISOString(),
       processor: job.processor,
       mode,
