@@ -205,3 +205,25 @@ export function openRunName(runsPrefix: string, runId: string): string {
   return `${runsPrefix}${OPEN_RUNS_FOLDER}/${runId}.json`;
 }
 export const OPEN_RUNS_FOLDER = ".open";
+
+/**
+ * `runs/.undelivered/<runId>.json`: a run's message that could not be published (the topic is gone, Pub/Sub
+ * kept refusing). Kept until a later publish succeeds; every plan of the client tries again (recovery).
+ */
+export const undeliveredSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  topic: z.string(),
+  /** Why the last publish failed. */
+  error: z.string(),
+  failedAt: isoTime,
+  /** The message body and attributes, exactly as they will be published. */
+  message: z.unknown(),
+  attributes: z.record(z.string(), z.string()),
+});
+export type Undelivered = z.infer<typeof undeliveredSchema>;
+export const UNDELIVERED_FOLDER = ".undelivered";
+
+export function undeliveredName(runsPrefix: string, runId: string): string {
+  return `${runsPrefix}${UNDELIVERED_FOLDER}/${runId}.json`;
+}

@@ -75,8 +75,8 @@ export function runError(manifest: Manifest, job: JobOutcome): ResultMessageV1["
 }
 
 /**
- * The v1 result message. FAILED when any input failed, or when there was work for a job and the job did
- * not succeed (which also decides an `always` run with no inputs).
+ * The v1 result message. FAILED when any input failed, when there was work for a job and the job did not
+ * succeed (which also decides an `always` run with no inputs), or when a stage of the run failed.
  */
 export function buildMessage(facts: MessageFacts): ResultMessageV1 {
   const { manifest } = facts;
@@ -94,7 +94,7 @@ export function buildMessage(facts: MessageFacts): ResultMessageV1 {
   const errorsPrefix = `${areaPrefix(manifest.product, manifest.client, "errors")}${manifest.runId}/`;
   return resultMessageV1Schema.parse({
     schemaVersion: 1,
-    status: failed.length > 0 || jobFailed ? "FAILED" : "SUCCEEDED",
+    status: failed.length > 0 || jobFailed || facts.job.jobError !== null ? "FAILED" : "SUCCEEDED",
     product: manifest.product,
     client: manifest.client,
     runId: manifest.runId,

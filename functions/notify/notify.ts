@@ -4,11 +4,12 @@ import type { Bucket, Storage } from "@google-cloud/storage";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import { maxInputFailuresFor } from "../../core/config/load.ts";
 import { BatchlineError, ObjectNameError } from "../../core/errors.ts";
-import { topicName } from "../../core/ids.ts";
+import { runId as computeRunId, topicName } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import { type ResultMessageV1, resultMessageAttributes, resultMessageV1Schema } from "../../core/messages.ts";
 import { areaPrefix, gsUri, parseGsUri, runRecordName } from "../../core/naming.ts";
 import {
+  type Manifest,
   type ManifestInput,
   manifestSchema,
   openRunName,
@@ -16,6 +17,8 @@ import {
   summarySchema,
   type TaskRecord,
   taskRecordSchema,
+  type Undelivered,
+  undeliveredName,
 } from "../../core/runs.ts";
 import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
@@ -26,7 +29,7 @@ import { readShards } from "../shared/manifest.ts";
 import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
 import { type JobOutcome, outcomeOf, type RecordRead, settle } from "./outcomes.ts";
 import { DEFAULT_RETRY, publishJson, type RetryPolicy } from "./publish.ts";
-import type { NotifyRequest } from "./request.ts";
+import type { NotifyRequest, StageFailureRequest } from "./request.ts";
 
 export interface NotifyDeps {
   storage: Storage;
@@ -56,6 +59,7 @@ export interface NotifyOptions {
 }
 
 export interface NotifyResponse {
+  runId: string;
   status: ResultMessageV1["status"];
   messageId: string;
   summaryUri: string;
@@ -188,6 +192,145 @@ export async function notify(
   return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
 }
 
+/**
+ * A stage failed past its retries before the run had a manifest (plan refused the request, or could not be
+ * reached): the client still gets the run's one FAILED message, naming the stage and the input the event
+ * named, which stays pending. If plan did get as far as a manifest, the run is settled as an interrupted one.
+ */
+export async function notifyStageFailure(
+  request: StageFailureRequest,
+  deps: NotifyDeps,
+): Promise<NotifyResponse> {
+  const { platform } = deps.config;
+  const client = requestClient(deps.config, request.client);
+  const product = platform.product;
+  const runId = computeRunId({
+    product,
+    client: client.id,
+    trigger: request.trigger.type,
+    key: request.runKey,
+  });
+  const bucket = deps.storage.bucket(platform.bucket);
+  const headerName = runRecordName(product, client.id, runId, "manifest.json");
+  const why = `the ${request.stage} stage failed: ${request.error.message}`;
+  const jobError = {
+    message: why,
+    ...(request.error.code === undefined ? {} : { code: request.error.code }),
+  };
+  if ((await readJson(bucket.file(headerName), manifestSchema)) !== null) {
+    return notify(
+      {
+        client: client.id,
+        runId,
+        manifestUri: gsUri(platform.bucket, headerName),
+        jobId: null,
+        jobState: null,
+        jobError,
+      },
+      deps,
+      { recovery: `run ${runId} was interrupted: ${why}` },
+    );
+  }
+
+  const summaryName = runRecordName(product, client.id, runId, "summary.json");
+  const summaryFile = bucket.file(summaryName);
+  const logger = deps.logger.child({ client: client.id, runId });
+  const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
+  const publish = (summary: Summary) =>
+    publishJson(
+      deps.pubsub,
+      topicName(product, client.id),
+      summary.message,
+      resultMessageAttributes(resultMessageV1Schema.parse(summary.message)),
+      deps.publishRetry ?? DEFAULT_RETRY,
+    );
+  const existing = await readJsonVersioned(summaryFile, summarySchema);
+  if (existing !== null) return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
+
+  const now = deps.now();
+  const named = request.trigger.type === "event" ? await currentInput(bucket, request.trigger.object) : null;
+  const inputs: Summary["inputs"] =
+    named === null
+      ? []
+      : [
+          {
+            index: 0,
+            object: named.object,
+            generation: named.generation,
+            status: "FAILED",
+            reason: `not processed: ${why}; it is pending again for the next run`,
+            failures: 0,
+            poison: false,
+            records: 0,
+            badRecords: 0,
+            output: null,
+            errors: null,
+          },
+        ];
+  // The run never got a manifest; this one only carries what the message needs to say so.
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    product,
+    client: client.id,
+    bucket: platform.bucket,
+    runId,
+    jobId: "",
+    trigger: request.trigger,
+    plannedAt: now.toISOString(),
+    processor: "",
+    mode: "event",
+    inputCount: 0,
+    taskCount: 0,
+    rejected: [],
+    shardSize: 1,
+    shards: [],
+  };
+  const message = buildMessage({
+    manifest,
+    inputs,
+    jobId: null,
+    job: { jobState: null, jobError },
+    records: 0,
+    badRecords: 0,
+    startedAt: null,
+    finishedAt: now,
+  });
+  const summary: Summary = summarySchema.parse({
+    schemaVersion: 1,
+    runId,
+    jobId: null,
+    jobState: null,
+    inputs,
+    message,
+    messageId: null,
+    publishing: null,
+    recovered: null,
+  } satisfies Summary);
+  const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
+  if (generation === null) {
+    const theirs = await readJsonVersioned(summaryFile, summarySchema);
+    if (theirs === null)
+      throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
+    return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
+  }
+  logger.warn({ stage: request.stage }, `run ${runId} FAILED: ${why}`);
+  return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
+}
+
+/** The object an event named, at its current generation; null when it is gone or is not an input name. */
+async function currentInput(
+  bucket: Bucket,
+  object: string,
+): Promise<{ object: string; generation: string } | null> {
+  try {
+    const [metadata] = await bucket.file(object).getMetadata();
+    return { object, generation: String(metadata.generation) };
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
 /** A task record counts toward the totals only when it is about the input its task was given. */
 function matches(record: TaskRecord, input: ManifestInput | undefined): boolean {
   return (
@@ -223,6 +366,72 @@ async function readTaskRecord(bucket: Bucket, name: string): Promise<RecordRead>
   }
 }
 
+/** `<product>/<client>/runs/` of a run record's name. */
+function runsPrefixOf(recordName: string): string {
+  const at = recordName.indexOf("/runs/");
+  return recordName.slice(0, at + "/runs/".length);
+}
+
+/**
+ * Keeps a message that could not be published at `runs/.undelivered/<runId>.json` (docs/messages.md,
+ * "Undelivered messages"); returns the sentence that says where, for the error the caller sees.
+ */
+async function keepUndelivered(
+  file: ReturnType<Bucket["file"]>,
+  summary: Summary,
+  err: unknown,
+  now: Date,
+  logger: Logger,
+): Promise<string> {
+  const message = resultMessageV1Schema.parse(summary.message);
+  const record: Undelivered = {
+    schemaVersion: 1,
+    runId: summary.runId,
+    topic: topicName(message.product, message.client),
+    error: err instanceof Error ? err.message : String(err),
+    failedAt: now.toISOString(),
+    message: summary.message,
+    attributes: resultMessageAttributes(message),
+  };
+  const where = gsUri(file.bucket.name, file.name);
+  try {
+    await file.save(`${JSON.stringify(record)}\n`, { resumable: false, contentType: "application/json" });
+  } catch (saveErr) {
+    logger.error({ err: saveErr }, `could not keep the undelivered message at ${where}`);
+    return `the message is still in the run's summary.json`;
+  }
+  logger.error(
+    { undelivered: where },
+    `the message of run ${summary.runId} could not be published; kept at ${where}`,
+  );
+  return `the message is kept at ${where} and the next plan of this client publishes it`;
+}
+
+/** Publishes a run's summarised message if it was never published (recovery, undelivered messages). */
+export async function republish(
+  client: string,
+  runId: string,
+  deps: NotifyDeps,
+): Promise<NotifyResponse | null> {
+  const { platform } = deps.config;
+  const product = platform.product;
+  const bucket = deps.storage.bucket(platform.bucket);
+  const summaryName = runRecordName(product, client, runId, "summary.json");
+  const stored = await readJsonVersioned(bucket.file(summaryName), summarySchema);
+  if (stored === null) return null;
+  const logger = deps.logger.child({ client, runId });
+  const openMarker = bucket.file(openRunName(areaPrefix(product, client, "runs"), runId));
+  const publish = (summary: Summary) =>
+    publishJson(
+      deps.pubsub,
+      topicName(product, client),
+      summary.message,
+      resultMessageAttributes(resultMessageV1Schema.parse(summary.message)),
+      deps.publishRetry ?? DEFAULT_RETRY,
+    );
+  return finish(bucket, summaryName, stored, publish, logger, deps, openMarker);
+}
+
 type Stored = { value: Summary; generation: string };
 
 /**
@@ -247,11 +456,17 @@ async function finish(
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const message = resultMessageV1Schema.parse(stored.value.message);
   const answer = async (messageId: string): Promise<NotifyResponse> => {
-    await openMarker.delete().catch((err: unknown) => {
-      if (!isNotFound(err))
-        logger.warn({ err }, "could not delete the run's open marker; the next plan will");
-    });
+    const undelivered = bucket.file(undeliveredName(runsPrefixOf(summaryName), stored.value.runId));
+    await Promise.all(
+      [openMarker, undelivered].map((f) =>
+        f.delete().catch((err: unknown) => {
+          if (!isNotFound(err))
+            logger.warn({ err, object: f.name }, `could not delete ${f.name}; the next plan will`);
+        }),
+      ),
+    );
     return {
+      runId: stored.value.runId,
       status: message.status,
       messageId,
       summaryUri: uri,
@@ -296,6 +511,7 @@ async function finish(
     break;
   }
 
+  const deadLetter = bucket.file(undeliveredName(runsPrefixOf(summaryName), current.value.runId));
   let messageId: string;
   try {
     messageId = await publish(current.value);
@@ -304,7 +520,11 @@ async function finish(
     await writeJsonIfGeneration(file, { ...current.value, publishing: null }, current.generation).catch(
       () => null,
     );
-    throw err;
+    const kept = await keepUndelivered(deadLetter, current.value, err, deps.now(), logger);
+    throw new BatchlineError(`${(err as Error).message}; ${kept}`, {
+      cause: err,
+      retryable: err instanceof BatchlineError ? err.retryable : true,
+    });
   }
   logger.info({ messageId }, `published the result of run ${current.value.runId}`);
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -16,7 +16,7 @@ import {
   type OpenRun,
   openRunName,
 } from "../../core/runs.ts";
-import { notify } from "../notify/notify.ts";
+import { notify, republish } from "../notify/notify.ts";
 import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
 import { isNotFound } from "../shared/errors.ts";
@@ -540,6 +540,8 @@ async function recover(
     now,
     logger,
     probe: deps.probe ?? null,
+    republish: (id) =>
+      republish(client, id, { storage: deps.storage, pubsub, config: deps.config, now: deps.now, logger }),
     settle: (request, why) =>
       notify(
         request,

@@ -9,6 +9,7 @@ import {
   openRunName,
   openRunSchema,
   summarySchema,
+  UNDELIVERED_FOLDER,
 } from "../../core/runs.ts";
 import type { NotifyRequest } from "../notify/request.ts";
 import { type ClaimRead, writeClaim } from "../shared/claims.ts";
@@ -46,6 +47,8 @@ export interface RecoveryDeps {
   probe: RunProbe | null;
   /** Notify's settlement of one run, with the reason it is being settled by recovery. */
   settle: (request: NotifyRequest, why: string) => Promise<unknown>;
+  /** Publishes a run's summarised message that was never published. */
+  republish: (runId: string) => Promise<unknown>;
 }
 
 export interface RecoveryResult {
@@ -68,7 +71,25 @@ export function openRunsPrefix(product: string, client: string): string {
 export async function recoverOpenRuns(deps: RecoveryDeps): Promise<RecoveryResult> {
   const { bucket, product, client, logger } = deps;
   const result: RecoveryResult = { deadBeforeManifest: new Set(), settled: [], stillOpen: 0 };
-  const markers = await listObjects(bucket, openRunsPrefix(product, client));
+  const [markers, undelivered] = await Promise.all([
+    listObjects(bucket, openRunsPrefix(product, client)),
+    listObjects(bucket, `${areaPrefix(product, client, "runs")}${UNDELIVERED_FOLDER}/`),
+  ]);
+  // Messages Pub/Sub refused before (e.g. a deleted topic): try again. Open runs are handled below.
+  const open = new Set(markers.map((m) => m.name.slice(m.name.lastIndexOf("/") + 1)));
+  await mapLimit(
+    undelivered.filter((u) => !open.has(u.name.slice(u.name.lastIndexOf("/") + 1))),
+    RECOVERY_CONCURRENCY,
+    async (u) => {
+      const runId = u.name.slice(u.name.lastIndexOf("/") + 1).replace(/\.json$/, "");
+      try {
+        await deps.republish(runId);
+        logger.info({ runId }, `published the undelivered message of run ${runId}`);
+      } catch (err) {
+        logger.warn({ err, runId }, `the message of run ${runId} still cannot be published`);
+      }
+    },
+  );
   await mapLimit(markers, RECOVERY_CONCURRENCY, async (listed) => {
     let marker: OpenRun | null;
     try {
@@ -79,7 +100,17 @@ export async function recoverOpenRuns(deps: RecoveryDeps): Promise<RecoveryResul
       return;
     }
     if (marker === null || marker.runId === deps.runId) return;
-    const outcome = await recoverRun(marker, deps);
+    let outcome: RunFate;
+    try {
+      outcome = await recoverRun(marker, deps);
+    } catch (err) {
+      // One run that cannot be settled now (its topic is gone, storage hiccups) must not stop this plan.
+      logger.warn(
+        { err, recovering: marker.runId },
+        `run ${marker.runId} could not be settled now; the next plan tries again`,
+      );
+      outcome = "open";
+    }
     if (outcome === "open") result.stillOpen++;
     else if (outcome === "dead-before-manifest") result.deadBeforeManifest.add(marker.runId);
     else if (outcome === "settled") result.settled.push(marker.runId);
@@ -102,7 +133,21 @@ async function recoverRun(marker: OpenRun, deps: RecoveryDeps): Promise<RunFate>
     if (err instanceof InvalidRecordError) return null;
     throw err;
   });
-  if (summary !== null && summary.messageId !== null) {
+  if (summary !== null) {
+    if (summary.messageId === null) {
+      // Summarised, never published (notify died or Pub/Sub refused): publish it once its execution is over.
+      const why = await whyDead(marker, deps, log);
+      if (why === null) return "open";
+      log.warn(`publishing the message of run ${runId}, which was never published (${why})`);
+      await deps.republish(runId);
+    }
+    const manifestExists =
+      (await readJson(
+        bucket.file(runRecordName(product, client, runId, "manifest.json")),
+        manifestSchema,
+      )) !== null;
+    // Reported as a failed stage before its manifest: what it claimed on the way is released, as for a death.
+    if (!manifestExists) return "dead-before-manifest";
     // Its notify published and died before deleting the marker.
     await markerFile.delete().catch((err: unknown) => {
       if (!isNotFound(err)) throw err;

@@ -174,6 +174,7 @@ describe("notify", () => {
       },
     });
     expect(response).toEqual({
+      runId: run.runId,
       status: "SUCCEEDED",
       messageId: received?.id,
       summaryUri: `gs://${BUCKET}/${summaryName(run)}`,

@@ -2,7 +2,7 @@ import type { PubSub } from "@google-cloud/pubsub";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { resultMessageV1Schema } from "../../../core/messages.ts";
 import { type ManifestInput, openRunSchema, summarySchema } from "../../../core/runs.ts";
-import { type NotifyDeps, notify } from "../../../functions/notify/notify.ts";
+import { type NotifyDeps, notify, notifyStageFailure } from "../../../functions/notify/notify.ts";
 import type { RetryPolicy } from "../../../functions/notify/publish.ts";
 import { type PlanDeps, type PlannedRun, type PlanResponse, plan } from "../../../functions/plan/plan.ts";
 import { claimNameFor } from "../../../functions/shared/claims.ts";
@@ -449,5 +449,66 @@ describe("a re-uploaded input is never stranded", () => {
 
     const next = await planned(await planEvent("e-2"));
     expect(next.inputs.map((i) => [i.object, i.generation])).toEqual([[`${INPUTS}x`, gen2]]);
+  });
+});
+
+describe("a stage that failed before there was a run", () => {
+  const failure = (eventId: string, object = `${INPUTS}x`) => ({
+    client: "acme",
+    stage: "plan" as const,
+    trigger: { type: "event" as const, object, eventId },
+    runKey: eventId,
+    error: { message: "HTTP server responded with error code 503", code: "503" },
+  });
+
+  it("sends one FAILED message naming the stage and the input, however often it is reported", async () => {
+    const generation = (await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n" }))[`${INPUTS}x`];
+
+    const answers = await Promise.all([1, 2, 3].map(() => notifyStageFailure(failure("e-9"), notifyDeps())));
+
+    await inbox.waitFor(1);
+    await quiet();
+    expect(inbox.messages).toHaveLength(1);
+    expect(new Set(answers.map((a) => a.messageId)).size).toBe(1);
+    const [message] = messages();
+    expect(message).toMatchObject({
+      status: "FAILED",
+      runId: answers[0]?.runId,
+      jobId: null,
+      counts: { inputs: 1, succeeded: 0, failed: 1 },
+      error: { message: "the plan stage failed: HTTP server responded with error code 503", code: "503" },
+    });
+    expect(message?.failedInputs).toEqual([
+      {
+        object: `${INPUTS}x`,
+        generation,
+        reason:
+          "not processed: the plan stage failed: HTTP server responded with error code 503; it is pending again for the next run",
+        failures: 0,
+        poison: false,
+      },
+    ]);
+    // Nothing was claimed: the input is still pending for the next run.
+    expect(await names(gcs.bucket, "shop/acme/claims/")).toEqual([]);
+  });
+
+  it("settles the run as interrupted when plan had written its manifest before failing", async () => {
+    await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n" });
+    const { run, inputs } = await planned(await planEvent("e-1"));
+
+    const answer = await notifyStageFailure(failure("e-1"), notifyDeps());
+
+    expect(answer.runId).toBe(run.runId);
+    await inbox.waitFor(1);
+    const [message] = messages();
+    expect(message?.failedInputs.map((f) => [f.object, f.failures])).toEqual([[`${INPUTS}x`, 0]]);
+    expect(message?.failedInputs[0]?.reason).toMatch(
+      /^not processed: run .* was interrupted: the plan stage failed/,
+    );
+    expect((await readClaimState(gcs.bucket, inputs[0]?.claim ?? ""))?.claim).toMatchObject({
+      state: "failed",
+      failures: "0",
+    });
+    expect(await names(gcs.bucket, OPEN)).toEqual([]);
   });
 });
