@@ -114,6 +114,25 @@ export const platformConfigSchema = z.strictObject({
     .default(10 * 1024 ** 3),
   /** Most inputs one run claims; the rest wait for the next run. */
   maxInputsPerRun: z.number().int().min(1).max(100_000).default(10_000),
+  /**
+   * Alerting (docs/deploy.md, "Alerts"): the platform stack always creates the failed-execution and
+   * failed-job alert policies; these Cloud Monitoring notification channels receive them.
+   */
+  alerts: z
+    .strictObject({
+      /** `projects/<project>/notificationChannels/<id>`, e.g. from `gcloud beta monitoring channels list`. */
+      notificationChannels: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/notificationChannels\/[0-9]+$/,
+              "must be a notification channel such as projects/my-project/notificationChannels/1234567890",
+            ),
+        )
+        .min(1, "must name at least one channel"),
+    })
+    .optional(),
 });
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 

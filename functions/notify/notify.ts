@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { PubSub } from "@google-cloud/pubsub";
 import type { Bucket, Storage } from "@google-cloud/storage";
+import { ALERT_EVENTS } from "../../core/alerts.ts";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import { maxInputFailuresFor } from "../../core/config/load.ts";
 import { BatchlineError, ObjectNameError } from "../../core/errors.ts";
@@ -189,6 +190,7 @@ export async function notify(
     { status: message.status, counts: message.counts },
     `run ${runId} ${message.status}: ${message.counts.succeeded} of ${message.counts.inputs} inputs succeeded`,
   );
+  logFailureEvents(logger, message, request);
   return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
 }
 
@@ -314,6 +316,7 @@ export async function notifyStageFailure(
     return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
   }
   logger.warn({ stage: request.stage }, `run ${runId} FAILED: ${why}`);
+  logFailureEvents(logger, message, null);
   return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
 }
 
@@ -328,6 +331,34 @@ async function currentInput(
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;
+  }
+}
+
+/**
+ * The events alerting counts (core/alerts.ts): one per FAILED run, and one more when its Batch job did not
+ * succeed. Written once per run, by the call that wrote its summary.
+ */
+function logFailureEvents(logger: Logger, message: ResultMessageV1, request: NotifyRequest | null): void {
+  if (message.status !== "FAILED") return;
+  const fields = {
+    client: message.client,
+    runId: message.runId,
+    jobId: message.jobId,
+    counts: message.counts,
+    error: message.error?.message ?? null,
+  };
+  logger.error(
+    { event: ALERT_EVENTS.runFailed, ...fields },
+    `run ${message.runId} of client ${message.client} FAILED: ${message.error?.message ?? `${message.counts.failed} of ${message.counts.inputs} inputs failed`}`,
+  );
+  const jobFailed =
+    request !== null &&
+    ((request.jobState !== null && request.jobState !== "SUCCEEDED") || (request.jobError ?? null) !== null);
+  if (jobFailed) {
+    logger.error(
+      { event: ALERT_EVENTS.jobFailed, ...fields, jobState: request.jobState },
+      `Batch job ${request.jobId ?? "(none)"} of run ${message.runId} (client ${message.client}) did not succeed: ${request.jobError?.message ?? `state ${request.jobState}`}`,
+    );
   }
 }
 

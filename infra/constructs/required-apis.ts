@@ -13,6 +13,7 @@ export const REQUIRED_SERVICES = [
   "eventarc.googleapis.com",
   "iam.googleapis.com",
   "logging.googleapis.com",
+  "monitoring.googleapis.com",
   "pubsub.googleapis.com",
   "run.googleapis.com",
   "secretmanager.googleapis.com",

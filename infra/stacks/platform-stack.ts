@@ -6,6 +6,7 @@ import { ArtifactRepository } from "../constructs/artifact-repository.ts";
 import { StorageAuditLogs } from "../constructs/audit-logs.ts";
 import { BatchWorkflow } from "../constructs/batch-workflow.ts";
 import { PipelineAccess, secretsOf } from "../constructs/pipeline-access.ts";
+import { PipelineAlerts } from "../constructs/pipeline-alerts.ts";
 import { PipelineFunctions } from "../constructs/pipeline-functions.ts";
 import { DEFAULT_RETENTION, PlatformBucket, type Retention } from "../constructs/platform-bucket.ts";
 import { RequiredApis } from "../constructs/required-apis.ts";
@@ -14,6 +15,7 @@ import { PIPELINE_FUNCTIONS } from "../functions-spec.ts";
 import {
   type ArtifactRegistryImage,
   defaultDeployBucket,
+  functionName,
   repositoryResourceId,
   workflowName,
 } from "../names.ts";
@@ -118,6 +120,15 @@ export class PlatformStack extends TerraformStack {
           pollSeconds: WORKFLOW_POLL_SECONDS,
         }),
       ),
+      dependsOn: after,
+    });
+
+    new PipelineAlerts(this, "alerts", {
+      project,
+      product,
+      workflow: workflowName(product),
+      notifyFunction: functionName(product, "notify"),
+      notificationChannels: platform.alerts?.notificationChannels ?? [],
       dependsOn: after,
     });
 
