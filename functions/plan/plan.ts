@@ -27,7 +27,14 @@ import type { RunProbe } from "../shared/probe.ts";
 import { acquirePlanLock, planLockName, releasePlanLock } from "./lock.ts";
 import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
 import { compareGenerations, type Decision, type InputObject, planInputs } from "./pending.ts";
-import { closeDeadRuns, type RecoveryResult, recoverOpenRuns, releaseDeadClaims } from "./recover.ts";
+import {
+  closeDeadRuns,
+  type RecoveryDeps,
+  type RecoveryResult,
+  recoverExpiredHolders,
+  recoverOpenRuns,
+  releaseDeadClaims,
+} from "./recover.ts";
 import type { PlanRequest } from "./request.ts";
 
 export interface PlanDeps {
@@ -179,9 +186,18 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
     listObjects(bucket, areaPrefix(product, client.id, "inputs")),
     listObjects(bucket, areaPrefix(product, client.id, "claims")),
   ]);
-  const claims = new Map<string, ClaimRead>(
+  let claims = new Map<string, ClaimRead>(
     claimObjects.map((o) => [o.name, parseClaim(o.generation, o.metadata)]),
   );
+  // Holders past their lease that no open marker named (planned before markers existed): settle them too,
+  // then read the claims again, so what their tasks finished is kept, not processed a second time.
+  const expired = expiredHolders(claims, runId, now, recovered);
+  if (expired.size > 0 && deps.pubsub !== undefined) {
+    const more = await recover(deps, client.id, runId, now, logger, expired);
+    for (const dead of more.deadBeforeManifest) recovered.deadBeforeManifest.add(dead);
+    const relisted = await listObjects(bucket, areaPrefix(product, client.id, "claims"));
+    claims = new Map(relisted.map((o) => [o.name, parseClaim(o.generation, o.metadata)]));
+  }
   if (recovered.deadBeforeManifest.size > 0) {
     await releaseDeadClaims(bucket, claims, recovered.deadBeforeManifest, now, logger);
     await closeDeadRuns(bucket, product, client.id, recovered.deadBeforeManifest);
@@ -525,12 +541,13 @@ async function recover(
   runId: string,
   now: Date,
   logger: Logger,
+  expiredHolders?: ReadonlyMap<string, string>,
 ): Promise<RecoveryResult> {
   const none: RecoveryResult = { deadBeforeManifest: new Set(), settled: [], stillOpen: 0 };
   const { pubsub } = deps;
   if (pubsub === undefined) return none;
   const { platform } = deps.config;
-  return recoverOpenRuns({
+  const recoveryDeps: RecoveryDeps = {
     bucket: deps.storage.bucket(platform.bucket),
     product: platform.product,
     client,
@@ -548,7 +565,28 @@ async function recover(
         { storage: deps.storage, pubsub, config: deps.config, now: deps.now, logger },
         { recovery: why },
       ),
-  });
+  };
+  return expiredHolders === undefined
+    ? recoverOpenRuns(recoveryDeps)
+    : recoverExpiredHolders(recoveryDeps, expiredHolders);
+}
+
+/** Runs (other than this one and those just recovered) holding `running` claims past their lease. */
+function expiredHolders(
+  claims: ReadonlyMap<string, ClaimRead>,
+  runId: string,
+  now: Date,
+  recovered: RecoveryResult,
+): Map<string, string> {
+  const holders = new Map<string, string>();
+  for (const read of claims.values()) {
+    if (!read.valid || read.claim.state !== "running" || read.claim.runId === runId) continue;
+    if (Date.parse(read.claim.leaseExpiresAt) > now.getTime()) continue;
+    if (recovered.deadBeforeManifest.has(read.claim.runId) || recovered.settled.includes(read.claim.runId))
+      continue;
+    holders.set(read.claim.runId, read.claim.leaseExpiresAt);
+  }
+  return holders;
 }
 
 /** Writes the run's open marker (an identical call may have written it already). */

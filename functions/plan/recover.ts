@@ -118,6 +118,38 @@ export async function recoverOpenRuns(deps: RecoveryDeps): Promise<RecoveryResul
   return result;
 }
 
+/**
+ * Runs that hold `running` claims past their lease but have no open marker (runs planned before markers
+ * existed): settled the same way, so a finished task's output is kept rather than processed again.
+ */
+export async function recoverExpiredHolders(
+  deps: RecoveryDeps,
+  holders: ReadonlyMap<string, string>,
+): Promise<RecoveryResult> {
+  const result: RecoveryResult = { deadBeforeManifest: new Set(), settled: [], stillOpen: 0 };
+  await mapLimit([...holders], RECOVERY_CONCURRENCY, async ([runId, leaseExpiresAt]) => {
+    const marker: OpenRun = {
+      schemaVersion: 1,
+      runId,
+      jobId: "",
+      execution: null,
+      openedAt: leaseExpiresAt,
+      leaseExpiresAt,
+    };
+    let outcome: RunFate;
+    try {
+      outcome = await recoverRun(marker, deps);
+    } catch (err) {
+      deps.logger.warn({ err, recovering: runId }, `run ${runId} could not be settled now`);
+      outcome = "open";
+    }
+    if (outcome === "open") result.stillOpen++;
+    else if (outcome === "dead-before-manifest") result.deadBeforeManifest.add(runId);
+    else if (outcome === "settled") result.settled.push(runId);
+  });
+  return result;
+}
+
 type RunFate = "open" | "closed" | "dead-before-manifest" | "settled";
 
 async function recoverRun(marker: OpenRun, deps: RecoveryDeps): Promise<RunFate> {

@@ -404,6 +404,34 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
   });
 });
 
+describe("runs from before open markers", () => {
+  it("settles a holder past its lease from its task records, so its finished output is not processed again", async () => {
+    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
+    const { run, inputs } = await planned(await planEvent("e-1"));
+    // As an older version left it: no open marker; task 0 finished, task 1 never ran.
+    await gcs.bucket.file(`${OPEN}${run.runId}.json`).delete();
+    const [a, b] = inputs as [ManifestInput, ManifestInput];
+    await putJson(gcs.bucket, runKeyOf(run, a), taskRecord(run.runId, a));
+    const lease = (await readClaimState(gcs.bucket, a.claim))?.claim.leaseExpiresAt ?? "";
+    now = new Date(Date.parse(lease) + 1_000);
+
+    const next = await planned(
+      await plan({ client: "acme", trigger: { type: "manual" }, runKey: "m-1" }, planDeps(false)),
+    );
+
+    expect(next.inputs.map((i) => i.object)).toEqual([b.object]);
+    expect((await readClaimState(gcs.bucket, a.claim))?.claim).toMatchObject({
+      state: "succeeded",
+      runId: run.runId,
+    });
+    await inbox.waitFor(1);
+    const [message] = messages();
+    expect(message).toMatchObject({ runId: run.runId, counts: { inputs: 2, succeeded: 1, failed: 1 } });
+    expect(message?.failedInputs[0]).toMatchObject({ object: b.object, failures: 0 });
+    expect(message?.failedInputs[0]?.reason).toMatch(/its lease expired at/);
+  });
+});
+
 describe("a re-uploaded input is never stranded", () => {
   it("waits while a live run holds the old generation, then plans the new one once that run settles", async () => {
     await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n" });
