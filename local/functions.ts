@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatchlineError } from "../core/errors.ts";
@@ -55,8 +56,8 @@ export async function startLocalFunction(options: {
   let quickDeaths = 0;
   const tell = (event: FunctionEvent) => {
     const line = `function ${name}: ${event.detail}`;
-    if (event.kind === "gave-up") logger?.error({ function: name }, line);
-    else logger?.warn({ function: name }, line);
+    if (event.kind === "gave-up") logger?.error(line);
+    else logger?.warn(line);
     options.onEvent?.(event);
   };
 
@@ -87,7 +88,7 @@ export async function startLocalFunction(options: {
       // Ends the guard's pipe reader, which outlives a guard whose command died.
       child.stdin?.destroy();
       if (stopping || current !== child) return;
-      const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+      const how = describeExit(code, signal);
       quickDeaths = Date.now() - startedAt < CRASH_LOOP_MS ? quickDeaths + 1 : 0;
       if (quickDeaths >= CRASH_LOOP_LIMIT) {
         tell({
@@ -170,4 +171,17 @@ async function waitUntilServing(
       await new Promise((r) => setTimeout(r, 150));
     }
   }
+}
+
+/**
+ * How a serving process ended. The guard shell reports a command killed by signal N as code 128 + N (e.g.
+ * 137 for SIGKILL), so that is named as the signal.
+ */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal !== null) return `killed by ${signal}`;
+  if (code !== null && code > 128) {
+    const name = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+    if (name !== undefined) return `killed by ${name}`;
+  }
+  return `exit code ${code}`;
 }

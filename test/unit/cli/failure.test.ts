@@ -23,3 +23,13 @@ describe("a command's last error, as a user reads it", () => {
     expect(describeFailure("plain")).toBe("plain");
   });
 });
+
+describe("how a local function ended, as local up prints it", () => {
+  it("names the signal, also when the guard shell reports it as 128 + N", async () => {
+    const { describeExit } = await import("../../../local/functions.ts");
+    expect(describeExit(null, "SIGKILL")).toBe("killed by SIGKILL");
+    expect(describeExit(137, null)).toBe("killed by SIGKILL");
+    expect(describeExit(143, null)).toBe("killed by SIGTERM");
+    expect(describeExit(1, null)).toBe("exit code 1");
+  });
+});
