@@ -58,6 +58,11 @@ export const jobSettingsSchema = z.strictObject({
   maxRunDuration: durationSchema.optional(),
   /** Tasks run at once. */
   parallelism: z.number().int().min(1).max(10_000).optional(),
+  /**
+   * The Batch job's priority, 0 (default) to 99: when the project's Batch quota is short, higher-priority
+   * jobs are more likely to run first.
+   */
+  priority: z.number().int().min(0).max(99).optional(),
   /** Extra environment variables for every task. */
   env: z.record(envNameSchema, z.string()).optional(),
   /** Environment variables filled from Secret Manager: NAME -> projects/P/secrets/S/versions/V. */
@@ -197,5 +202,10 @@ export const clientConfigSchema = z.strictObject({
   debounceSeconds: z.number().int().min(0).max(3600).default(0),
   /** Overrides the platform's maxInputFailures for this client. */
   maxInputFailures: z.number().int().min(1).max(100).optional(),
+  /**
+   * Most Batch jobs of this client at once (default 1). A run that would start one more waits until one
+   * ends, then takes everything pending: its inputs are merged into that run, never lost.
+   */
+  maxConcurrentJobs: z.number().int().min(1).max(1000).default(1),
 });
 export type ClientConfig = z.infer<typeof clientConfigSchema>;

@@ -29,6 +29,7 @@ import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
 import { compareGenerations, type Decision, type InputObject, planInputs } from "./pending.ts";
 import {
   closeDeadRuns,
+  openRunsPrefix,
   type RecoveryDeps,
   type RecoveryResult,
   recoverExpiredHolders,
@@ -273,6 +274,22 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   }
 
   const claimAndRecord = async (): Promise<PlanResponse> => {
+    // maxConcurrentJobs: counted under the plan lock from the open runs (recovery just closed the dead ones).
+    // A new run over the limit waits; when it wakes it takes whatever is pending then, so inputs merge.
+    if (decisions.ours.length === 0 && decisions.oursRejected.length === 0) {
+      const open = await listObjects(bucket, openRunsPrefix(product, client.id));
+      const others = open.filter(
+        (o) => o.name !== openRunName(areaPrefix(product, client.id, "runs"), runId),
+      );
+      if (others.length >= client.maxConcurrentJobs) {
+        const waitSeconds = holdWait(request.waitedSeconds ?? 0);
+        logger.info(
+          { inFlight: others.length, maxConcurrentJobs: client.maxConcurrentJobs, waitSeconds },
+          `${others.length} run(s) of client ${client.id} in flight (maxConcurrentJobs ${client.maxConcurrentJobs}); waiting`,
+        );
+        return { ...NOTHING, waitSeconds };
+      }
+    }
     const lease = leaseExpiresAt(now, job, decisions.ours.length + decisions.toClaim.length);
     // Open before claiming: a run that dies from here on is found and settled by a later plan.
     const marker = await openRun(bucket, areaPrefix(product, client.id, "runs"), {

@@ -80,10 +80,15 @@ afterEach(async () => {
   await gcs.stop();
 });
 
-function planDeps(withProbe = true): PlanDeps {
+function planDeps(withProbe = true, maxConcurrentJobs?: number): PlanDeps {
+  const config = testConfig();
+  const acme = config.clients.get("acme");
+  if (acme !== undefined && maxConcurrentJobs !== undefined) {
+    config.clients.set("acme", { ...acme, maxConcurrentJobs });
+  }
   return {
     storage: gcs.storage,
-    config: testConfig(),
+    config,
     now: () => now,
     logger: memoryLogger("plan").logger,
     pubsub,
@@ -403,6 +408,64 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
     expect(after.runId).not.toBeNull();
   });
 });
+
+describe("maxConcurrentJobs", () => {
+  it("makes a run over the limit wait, then merges what was pending into one run when the slot frees", async () => {
+    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    const first = await planned(await plan(event("e-1", `${INPUTS}a.jsonl`), planDeps(true, 1)));
+    probe.executions.set(`${EXECUTION}e-1`, { state: "active" });
+    await upload(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n", [`${INPUTS}c.jsonl`]: "{}\n" });
+
+    // One job in flight and a limit of one: both later uploads wait, claiming nothing.
+    for (const [id, name] of [
+      ["e-2", "b.jsonl"],
+      ["e-3", "c.jsonl"],
+    ] as const) {
+      expect(await plan(event(id, `${INPUTS}${name}`), planDeps(true, 1))).toMatchObject({
+        runId: null,
+        waitSeconds: 2,
+      });
+    }
+    expect(await names(gcs.bucket, "shop/acme/claims/")).toEqual([first.inputs[0]?.claim]);
+
+    // The first run ends; the next waiting run takes both pending inputs, the other then finds nothing.
+    const [a] = first.inputs as [ManifestInput];
+    await putJson(gcs.bucket, runKeyOf(first.run, a), taskRecord(first.run.runId, a));
+    await notify(
+      {
+        client: "acme",
+        runId: first.run.runId,
+        manifestUri: first.run.manifestUri,
+        jobId: first.run.jobId,
+        jobState: "SUCCEEDED",
+      },
+      notifyDeps(),
+    );
+    const merged = await planned(await plan(event("e-3", `${INPUTS}c.jsonl`, 2), planDeps(true, 1)));
+    expect(merged.inputs.map((i) => i.object).sort()).toEqual([`${INPUTS}b.jsonl`, `${INPUTS}c.jsonl`]);
+    probe.executions.set(`${EXECUTION}e-3`, { state: "active" });
+    expect((await plan(event("e-2", `${INPUTS}b.jsonl`, 2), planDeps(true, 1))).runId).toBeNull();
+  });
+
+  it("lets a retried plan call of a run that already holds its inputs through, whatever the count", async () => {
+    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    const first = await planned(await plan(event("e-1", `${INPUTS}a.jsonl`), planDeps(true, 1)));
+    // The same call again (the workflow retried it): the same run, not a wait.
+    await gcs.bucket.file(first.run.manifestUri.replace(`gs://${BUCKET}/`, "")).delete();
+    const again = await plan(event("e-1", `${INPUTS}a.jsonl`), planDeps(true, 1));
+    expect(again.runId).toBe(first.run.runId);
+  });
+});
+
+function event(eventId: string, object: string, waitedSeconds = 0) {
+  return {
+    client: "acme",
+    trigger: { type: "event" as const, object, eventId },
+    runKey: eventId,
+    waitedSeconds,
+    execution: `${EXECUTION}${eventId}`,
+  };
+}
 
 describe("runs from before open markers", () => {
   it("settles a holder past its lease from its task records, so its finished output is not processed again", async () => {
