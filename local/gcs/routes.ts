@@ -5,6 +5,7 @@ export type Route =
   | { kind: "health" }
   | { kind: "buckets" }
   | { kind: "bucket"; bucket: string }
+  | { kind: "storageLayout"; bucket: string }
   | { kind: "objects"; bucket: string }
   | { kind: "object"; bucket: string; object: string }
   | { kind: "rewrite" | "copy"; bucket: string; object: string; destBucket: string; destObject: string }
@@ -21,14 +22,17 @@ export type Route =
 /**
  * Maps a request path to a route. The JSON API is served under `/storage/v1` and also at the root
  * (the Node client uses `STORAGE_EMULATOR_HOST` itself as the JSON API base); uploads are under
- * `/upload/storage/v1`, media downloads also under `/download/storage/v1`, and `/<bucket>/<object>`
+ * `/upload/storage/v1` (and `/resumable/upload/storage/v1`), media downloads also under `/download/storage/v1`, and `/<bucket>/<object>`
  * is the XML API style download path. Bucket names are 3+ characters, so `/b/...` is never one.
  */
 export function parseRoute(rawPath: string): Route {
   const segments = rawPath.split("/").slice(1).map(decodeSegment);
   if (segments.length === 1 && segments[0] === "_health") return { kind: "health" };
-  if (segments[0] === "upload" && segments[1] === "storage" && segments[2] === "v1") {
-    const s = segments.slice(3);
+  // `/resumable/upload/storage/v1/...` is the path the Cloud SDK (gcloud storage) opens resumable
+  // uploads on; GCS serves it as it serves `/upload/storage/v1/...`.
+  const upload = segments[0] === "resumable" ? 1 : 0;
+  if (segments[upload] === "upload" && segments[upload + 1] === "storage" && segments[upload + 2] === "v1") {
+    const s = segments.slice(upload + 3);
     if (s.length === 3 && s[0] === "b" && s[2] === "o" && s[1]) return { kind: "upload", bucket: s[1] };
     return { kind: "unknown" };
   }
@@ -58,6 +62,7 @@ function jsonRoute(s: string[]): Route {
   const bucket = s[1] as string;
   if (bucket === "") return { kind: "unknown" };
   if (s.length === 2) return { kind: "bucket", bucket };
+  if (s.length === 3 && s[2] === "storageLayout") return { kind: "storageLayout", bucket };
   if (s[2] === "notificationConfigs") {
     if (s.length === 3) return { kind: "notifications", bucket };
     if (s.length === 4 && s[3]) return { kind: "notification", bucket, id: s[3] };

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../../core/logger.ts";
 import { GcsError, internal, methodNotAllowed, notFound } from "./errors.ts";
-import { handleBucket, handleBuckets } from "./handlers/buckets.ts";
+import { handleBucket, handleBuckets, handleStorageLayout } from "./handlers/buckets.ts";
 import type { RequestContext } from "./handlers/context.ts";
 import { handleNotification, handleNotifications } from "./handlers/notifications.ts";
 import { handleCompose, handleMove, handleObject, handleObjects, handleRewrite } from "./handlers/objects.ts";
@@ -82,6 +82,8 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
       return handleBuckets(ctx);
     case "bucket":
       return handleBucket(ctx, route.bucket);
+    case "storageLayout":
+      return handleStorageLayout(ctx, route.bucket);
     case "objects":
       return handleObjects(ctx, route.bucket);
     case "object":
