@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../core/logger.ts";
 import { GcsError, internal, methodNotAllowed, notFound } from "./errors.ts";
 import { handleBucket, handleBuckets, handleStorageLayout } from "./handlers/buckets.ts";
@@ -21,6 +23,8 @@ export interface ServerDeps {
   hashing: HashService;
   log: Logger;
   baseUrl: () => string;
+  /** The HTTPS listener's base URL, for resources answered over TLS; empty without one. */
+  httpsBaseUrl?: () => string;
 }
 
 /**
@@ -32,6 +36,18 @@ export function createGcsServer(deps: ServerDeps): Server {
   const server = createServer({ requestTimeout: 0, headersTimeout: 120_000 }, (req, res) => {
     void handle(req, res, deps);
   });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+/** The same server over TLS (for clients that only speak HTTPS, such as gsutil's JSON mode). */
+export function createGcsTlsServer(deps: ServerDeps, tls: { key: Buffer; cert: Buffer }): HttpsServer {
+  const server = createHttpsServer(
+    { key: tls.key, cert: tls.cert, requestTimeout: 0, headersTimeout: 120_000 },
+    (req, res) => {
+      void handle(req, res, deps);
+    },
+  );
   server.keepAliveTimeout = 65_000;
   return server;
 }
@@ -58,7 +74,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
       sessions: deps.sessions,
       notifier: deps.notifier,
       hashing: deps.hashing,
-      baseUrl: deps.baseUrl(),
+      baseUrl:
+        (req.socket as TLSSocket).encrypted && deps.httpsBaseUrl ? deps.httpsBaseUrl() : deps.baseUrl(),
       log: deps.log,
     };
     await dispatch(ctx, route);
