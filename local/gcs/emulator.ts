@@ -1,5 +1,6 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { createLogger, type Logger } from "../../core/logger.ts";
 import { FsBackend } from "./backend/fs.ts";
 import { MemoryBackend } from "./backend/memory.ts";
@@ -103,6 +104,9 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       throw err;
     }
     httpsBaseUrl = `https://${urlHost}:${httpsPort}`;
+    server.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      tunnelToTls(req, socket, head, tlsServer, log),
+    );
     if (tls.generated) log.info({ caFile: tls.caFile }, "generated the emulator's TLS certificate");
   }
   log.info(
@@ -136,6 +140,33 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       return stopping;
     },
   };
+}
+
+/** Hosts a CONNECT may name: the emulator answers for itself only, never as a general proxy. */
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/**
+ * `CONNECT localhost:443` on the HTTP port: the socket becomes a TLS connection to this emulator.
+ * gsutil's XML mode (boto) formats a configured `gs_port` as a number but reads it as a string, so
+ * its downloads fail on any port but the default; as a proxy, the emulator lets boto keep port 443.
+ */
+function tunnelToTls(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  tlsServer: Server,
+  log: Logger,
+): void {
+  const target = req.url ?? "";
+  const host = target.slice(0, target.lastIndexOf(":"));
+  socket.on("error", (err) => log.debug({ err: String(err) }, "tunnel socket error"));
+  if (!LOCAL_HOSTS.has(host.toLowerCase())) {
+    socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+    return;
+  }
+  socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+  if (head.length > 0) socket.unshift(head);
+  tlsServer.emit("connection", socket);
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

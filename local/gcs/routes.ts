@@ -17,13 +17,15 @@ export type Route =
   | { kind: "upload"; bucket: string }
   | { kind: "download"; bucket: string; object: string }
   | { kind: "xml"; bucket: string; object: string }
+  | { kind: "xmlBucket"; bucket: string }
+  | { kind: "xmlService" }
   | { kind: "unknown" };
 
 /**
  * Maps a request path to a route. The JSON API is served under `/storage/v1` and also at the root
  * (the Node client uses `STORAGE_EMULATOR_HOST` itself as the JSON API base); uploads are under
  * `/upload/storage/v1` (and `/resumable/upload/storage/v1`), media downloads also under `/download/storage/v1`, and `/<bucket>/<object>`
- * is the XML API style download path. Bucket names are 3+ characters, so `/b/...` is never one.
+ * is the XML API (with `/` and `/<bucket>`). Bucket names are 3+ characters, so `/b/...` is never one.
  */
 export function parseRoute(rawPath: string): Route {
   const segments = rawPath.split("/").slice(1).map(decodeSegment);
@@ -50,12 +52,27 @@ export function parseRoute(rawPath: string): Route {
     return { kind: "serviceAccount", project: json[1] };
   }
   if (json !== segments) return { kind: "unknown" };
-  if (segments.length >= 2 && segments[0] && segments[1] !== undefined) {
-    const object = segments.slice(1).join("/");
-    if (object !== "") return { kind: "xml", bucket: segments[0], object };
+  // The XML API: `/` (the project's buckets), `/<bucket>` and `/<bucket>/<object>`.
+  if (segments.length === 1 && segments[0] === "") return { kind: "xmlService" };
+  if (!segments[0] || RESERVED_FIRST_SEGMENTS.has(segments[0])) return { kind: "unknown" };
+  if (segments.length === 1 || (segments.length === 2 && segments[1] === "")) {
+    return { kind: "xmlBucket", bucket: segments[0] };
   }
+  const object = segments.slice(1).join("/");
+  if (object !== "") return { kind: "xml", bucket: segments[0], object };
   return { kind: "unknown" };
 }
+
+/** First path segments that belong to the JSON API, never to an XML API bucket. */
+const RESERVED_FIRST_SEGMENTS = new Set([
+  "storage",
+  "upload",
+  "download",
+  "resumable",
+  "b",
+  "projects",
+  "_health",
+]);
 
 function jsonRoute(s: string[]): Route {
   if (s.length === 1 || (s.length === 2 && s[1] === "")) return { kind: "buckets" };

@@ -8,7 +8,7 @@ import type { RequestContext } from "./handlers/context.ts";
 import { handleNotification, handleNotifications } from "./handlers/notifications.ts";
 import { handleCompose, handleMove, handleObject, handleObjects, handleRewrite } from "./handlers/objects.ts";
 import { handleUpload } from "./handlers/uploads.ts";
-import { handleXmlObject } from "./handlers/xml.ts";
+import { handleXmlBucket, handleXmlObject, handleXmlService } from "./handlers/xml.ts";
 import type { HashService } from "./hashing.ts";
 import { sendError, sendJson } from "./http.ts";
 import type { PubsubNotifier } from "./notifications/pubsub.ts";
@@ -54,7 +54,7 @@ export function createGcsTlsServer(deps: ServerDeps, tls: { key: Buffer; cert: B
 
 async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDeps): Promise<void> {
   const started = performance.now();
-  const url = req.url ?? "/";
+  const url = originForm(req.url ?? "/");
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
   const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
@@ -88,6 +88,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
     }
     sendError(res, gcsErr);
   }
+}
+
+/**
+ * The path and query of a request target. HTTP/1.1 servers must also accept the absolute form
+ * (`https://localhost/bkt/obj`), which clients send through a proxy (boto does, through the tunnel).
+ */
+function originForm(target: string): string {
+  const m = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!m) return target;
+  const rest = target.slice(m[0].length);
+  return rest === "" || rest.startsWith("?") ? `/${rest}` : rest;
 }
 
 async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
@@ -124,6 +135,10 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
       return handleObject(ctx, route.bucket, route.object);
     case "xml":
       return handleXmlObject(ctx, route.bucket, route.object);
+    case "xmlBucket":
+      return handleXmlBucket(ctx, route.bucket);
+    case "xmlService":
+      return handleXmlService(ctx);
     case "serviceAccount":
       sendJson(ctx.res, 200, {
         kind: "storage#serviceAccount",

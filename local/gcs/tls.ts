@@ -92,7 +92,8 @@ export async function ensureTlsMaterial(dir: string): Promise<TlsMaterial> {
         "basicConstraints=critical,CA:FALSE",
         "keyUsage=critical,digitalSignature",
         "extendedKeyUsage=serverAuth",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1",
+        // boto (gsutil's XML mode) matches the host only against DNS names, so 127.0.0.1 is one too.
+        "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1,IP:::1",
         "subjectKeyIdentifier=hash",
         "authorityKeyIdentifier=keyid",
         "",

@@ -245,7 +245,11 @@ describe("parseRoute", () => {
     ["/storage/v1/b/bkt/storageLayout", { kind: "storageLayout", bucket: "bkt" }],
     ["/download/storage/v1/b/bkt/o/x%20y", { kind: "download", bucket: "bkt", object: "x y" }],
     ["/bkt/some%20dir/file", { kind: "xml", bucket: "bkt", object: "some dir/file" }],
-    ["/nothing", { kind: "unknown" }],
+    ["/", { kind: "xmlService" }],
+    ["/bkt", { kind: "xmlBucket", bucket: "bkt" }],
+    ["/bkt/", { kind: "xmlBucket", bucket: "bkt" }],
+    ["/storage/v1/nothing", { kind: "unknown" }],
+    ["/upload/nothing", { kind: "unknown" }],
   ])("%s", (path, route) => {
     expect(parseRoute(path)).toEqual(route);
   });
