@@ -149,6 +149,9 @@ export function googleCliConfig(options: {
       [
         "[Credentials]",
         "gs_host = localhost",
+        // The few commands gsutil always runs on the JSON API want these even in XML mode.
+        "gs_json_host = 127.0.0.1",
+        `gs_json_port = ${tls.httpsPort}`,
         ...common,
         "proxy = 127.0.0.1",
         `proxy_port = ${tls.httpPort}`,
