@@ -47,7 +47,8 @@ interface GcsOptions {
   tlsDir: string;
 }
 
-function parsePort(flag: string, raw: string): number {
+/** A port option (0–65535), or a one-line error and exit 2. Also for `local up --tls-port`. */
+export function parsePort(flag: string, raw: string): number {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`invalid ${flag} ${JSON.stringify(raw)}: expected an integer from 0 to 65535`);
