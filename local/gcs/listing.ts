@@ -146,6 +146,16 @@ function skipPast(names: readonly string[], prefix: string, from: number): numbe
   return i;
 }
 
+/**
+ * The page token that resumes a listing after `marker`, as the XML API's `marker` / `start-after` mean
+ * it: after that name, or, when it is a rolled-up prefix (ends with the delimiter), after everything
+ * under it. With `generation` (listing versions), after that generation of the name.
+ */
+export function tokenAfter(marker: string, delimiter: string | undefined, generation?: number): string {
+  if (delimiter && marker.endsWith(delimiter)) return encodeToken({ prefix: marker });
+  return encodeToken(generation === undefined ? { name: marker } : { name: marker, generation });
+}
+
 function encodeToken(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor), "utf8").toString("base64url");
 }

@@ -10,17 +10,23 @@ export interface MultipartUpload {
   mediaContentType?: string;
 }
 
-/** The boundary of a `multipart/related; boundary=...` Content-Type, or undefined. */
+/**
+ * The boundary of a `multipart/related; boundary=...` Content-Type, or undefined. The boundary may be
+ * bare, double-quoted, or single-quoted (Python's email package, which the Cloud SDK uses, writes
+ * `boundary='===...=='`); GCS accepts all three.
+ */
 export function multipartBoundary(contentType: string | undefined): string | undefined {
   if (!contentType || !/^multipart\/related\b/i.test(contentType.trim())) return undefined;
-  const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  return m?.[1] ?? m?.[2];
+  const m = /;\s*boundary=(?:"([^"]+)"|'([^']+)'|([^;\s]+))/i.exec(contentType);
+  return m?.[1] ?? m?.[2] ?? m?.[3];
 }
 
 /**
  * Reads a JSON API multipart upload (`uploadType=multipart`): a JSON metadata part, then the media part,
  * which is handed to `onMedia` as views of the incoming chunks, never buffered whole. Only a tail shorter
- * than the closing delimiter is held back at a time, to find where the media ends.
+ * than the closing delimiter is held back at a time, to find where the media ends. Lines may end in CRLF
+ * (RFC 2046) or in LF alone (the Cloud SDK's Python writer); the first boundary line says which, and the
+ * line break before each later boundary belongs to that boundary, as RFC 2046 has it.
  */
 export async function readMultipartUpload(
   source: AsyncIterable<Buffer>,
@@ -29,7 +35,6 @@ export async function readMultipartUpload(
 ): Promise<MultipartUpload> {
   const it = source[Symbol.asyncIterator]();
   const dashBoundary = Buffer.from(`--${boundary}`);
-  const delimiter = Buffer.from(`\r\n--${boundary}`);
   let head: Buffer = Buffer.alloc(0);
 
   const more = async (): Promise<boolean> => {
@@ -49,20 +54,26 @@ export async function readMultipartUpload(
 
   // First part: headers, then the metadata up to the next delimiter.
   const first = await until(dashBoundary, 0);
-  const metaHeadersEnd = await until(Buffer.from("\r\n\r\n"), first);
-  const metaEnd = await until(delimiter, metaHeadersEnd + 4);
-  const metadata = Buffer.from(head.subarray(metaHeadersEnd + 4, metaEnd));
+  const firstLineEnd = await until(Buffer.from("\n"), first + dashBoundary.length);
+  const eol = head[firstLineEnd - 1] === 0x0d ? "\r\n" : "\n";
+  const delimiter = Buffer.from(`${eol}--${boundary}`);
+  const blankLine = Buffer.from(eol + eol);
+  // The first part's headers start on the line after the boundary; a part without headers starts
+  // with the blank line itself.
+  const metaHeadersEnd = await until(blankLine, firstLineEnd + 1 - eol.length);
+  const metaEnd = await until(delimiter, metaHeadersEnd + blankLine.length);
+  const metadata = Buffer.from(head.subarray(metaHeadersEnd + blankLine.length, metaEnd));
   // Second part: its headers, then media to the closing delimiter.
   const mediaHeadersStart = metaEnd + delimiter.length;
-  const mediaHeadersEnd = await until(Buffer.from("\r\n\r\n"), mediaHeadersStart);
+  const mediaHeadersEnd = await until(blankLine, mediaHeadersStart);
   const mediaHeaders = head.subarray(mediaHeadersStart, mediaHeadersEnd).toString("latin1");
   if (mediaHeaders.startsWith("--")) throw badRequest("Multipart body has no media part.");
-  const mediaContentType = /(?:^|\r\n)content-type:\s*([^\r\n]+)/i.exec(mediaHeaders)?.[1]?.trim();
-  if (/(?:^|\r\n)content-transfer-encoding:\s*base64/i.test(mediaHeaders)) {
+  const mediaContentType = /(?:^|\n)content-type:\s*([^\r\n]+)/i.exec(mediaHeaders)?.[1]?.trim();
+  if (/(?:^|\n)content-transfer-encoding:\s*base64/i.test(mediaHeaders)) {
     throw badRequest("Content-Transfer-Encoding base64 is not supported by this emulator.");
   }
 
-  let carry: Buffer = head.subarray(mediaHeadersEnd + 4);
+  let carry: Buffer = head.subarray(mediaHeadersEnd + blankLine.length);
   head = Buffer.alloc(0);
   const d = delimiter.length;
   let found = false;

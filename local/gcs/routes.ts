@@ -5,6 +5,7 @@ export type Route =
   | { kind: "health" }
   | { kind: "buckets" }
   | { kind: "bucket"; bucket: string }
+  | { kind: "storageLayout"; bucket: string }
   | { kind: "objects"; bucket: string }
   | { kind: "object"; bucket: string; object: string }
   | { kind: "rewrite" | "copy"; bucket: string; object: string; destBucket: string; destObject: string }
@@ -16,19 +17,24 @@ export type Route =
   | { kind: "upload"; bucket: string }
   | { kind: "download"; bucket: string; object: string }
   | { kind: "xml"; bucket: string; object: string }
+  | { kind: "xmlBucket"; bucket: string }
+  | { kind: "xmlService" }
   | { kind: "unknown" };
 
 /**
  * Maps a request path to a route. The JSON API is served under `/storage/v1` and also at the root
  * (the Node client uses `STORAGE_EMULATOR_HOST` itself as the JSON API base); uploads are under
- * `/upload/storage/v1`, media downloads also under `/download/storage/v1`, and `/<bucket>/<object>`
- * is the XML API style download path. Bucket names are 3+ characters, so `/b/...` is never one.
+ * `/upload/storage/v1` (and `/resumable/upload/storage/v1`), media downloads also under `/download/storage/v1`, and `/<bucket>/<object>`
+ * is the XML API (with `/` and `/<bucket>`). Bucket names are 3+ characters, so `/b/...` is never one.
  */
 export function parseRoute(rawPath: string): Route {
   const segments = rawPath.split("/").slice(1).map(decodeSegment);
   if (segments.length === 1 && segments[0] === "_health") return { kind: "health" };
-  if (segments[0] === "upload" && segments[1] === "storage" && segments[2] === "v1") {
-    const s = segments.slice(3);
+  // `/resumable/upload/storage/v1/...` is the path the Cloud SDK (gcloud storage) opens resumable
+  // uploads on; GCS serves it as it serves `/upload/storage/v1/...`.
+  const upload = segments[0] === "resumable" ? 1 : 0;
+  if (segments[upload] === "upload" && segments[upload + 1] === "storage" && segments[upload + 2] === "v1") {
+    const s = segments.slice(upload + 3);
     if (s.length === 3 && s[0] === "b" && s[2] === "o" && s[1]) return { kind: "upload", bucket: s[1] };
     return { kind: "unknown" };
   }
@@ -46,18 +52,34 @@ export function parseRoute(rawPath: string): Route {
     return { kind: "serviceAccount", project: json[1] };
   }
   if (json !== segments) return { kind: "unknown" };
-  if (segments.length >= 2 && segments[0] && segments[1] !== undefined) {
-    const object = segments.slice(1).join("/");
-    if (object !== "") return { kind: "xml", bucket: segments[0], object };
+  // The XML API: `/` (the project's buckets), `/<bucket>` and `/<bucket>/<object>`.
+  if (segments.length === 1 && segments[0] === "") return { kind: "xmlService" };
+  if (!segments[0] || RESERVED_FIRST_SEGMENTS.has(segments[0])) return { kind: "unknown" };
+  if (segments.length === 1 || (segments.length === 2 && segments[1] === "")) {
+    return { kind: "xmlBucket", bucket: segments[0] };
   }
+  const object = segments.slice(1).join("/");
+  if (object !== "") return { kind: "xml", bucket: segments[0], object };
   return { kind: "unknown" };
 }
+
+/** First path segments that belong to the JSON API, never to an XML API bucket. */
+const RESERVED_FIRST_SEGMENTS = new Set([
+  "storage",
+  "upload",
+  "download",
+  "resumable",
+  "b",
+  "projects",
+  "_health",
+]);
 
 function jsonRoute(s: string[]): Route {
   if (s.length === 1 || (s.length === 2 && s[1] === "")) return { kind: "buckets" };
   const bucket = s[1] as string;
   if (bucket === "") return { kind: "unknown" };
   if (s.length === 2) return { kind: "bucket", bucket };
+  if (s.length === 3 && s[2] === "storageLayout") return { kind: "storageLayout", bucket };
   if (s[2] === "notificationConfigs") {
     if (s.length === 3) return { kind: "notifications", bucket };
     if (s.length === 4 && s[3]) return { kind: "notification", bucket, id: s[3] };

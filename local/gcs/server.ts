@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../core/logger.ts";
 import { GcsError, internal, methodNotAllowed, notFound } from "./errors.ts";
-import { handleBucket, handleBuckets } from "./handlers/buckets.ts";
+import { handleBucket, handleBuckets, handleStorageLayout } from "./handlers/buckets.ts";
 import type { RequestContext } from "./handlers/context.ts";
 import { handleNotification, handleNotifications } from "./handlers/notifications.ts";
 import { handleCompose, handleMove, handleObject, handleObjects, handleRewrite } from "./handlers/objects.ts";
 import { handleUpload } from "./handlers/uploads.ts";
-import { handleXmlObject } from "./handlers/xml.ts";
+import { handleXmlBucket, handleXmlObject, handleXmlService } from "./handlers/xml.ts";
 import type { HashService } from "./hashing.ts";
 import { sendError, sendJson } from "./http.ts";
 import type { PubsubNotifier } from "./notifications/pubsub.ts";
@@ -21,6 +23,8 @@ export interface ServerDeps {
   hashing: HashService;
   log: Logger;
   baseUrl: () => string;
+  /** The HTTPS listener's base URL, for resources answered over TLS; empty without one. */
+  httpsBaseUrl?: () => string;
 }
 
 /**
@@ -36,9 +40,21 @@ export function createGcsServer(deps: ServerDeps): Server {
   return server;
 }
 
+/** The same server over TLS (for clients that only speak HTTPS, such as gsutil's JSON mode). */
+export function createGcsTlsServer(deps: ServerDeps, tls: { key: Buffer; cert: Buffer }): HttpsServer {
+  const server = createHttpsServer(
+    { key: tls.key, cert: tls.cert, requestTimeout: 0, headersTimeout: 120_000 },
+    (req, res) => {
+      void handle(req, res, deps);
+    },
+  );
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDeps): Promise<void> {
   const started = performance.now();
-  const url = req.url ?? "/";
+  const url = originForm(req.url ?? "/");
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
   const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
@@ -58,7 +74,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
       sessions: deps.sessions,
       notifier: deps.notifier,
       hashing: deps.hashing,
-      baseUrl: deps.baseUrl(),
+      baseUrl:
+        (req.socket as TLSSocket).encrypted && deps.httpsBaseUrl ? deps.httpsBaseUrl() : deps.baseUrl(),
       log: deps.log,
     };
     await dispatch(ctx, route);
@@ -73,6 +90,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
   }
 }
 
+/**
+ * The path and query of a request target. HTTP/1.1 servers must also accept the absolute form
+ * (`https://localhost/bkt/obj`), which clients send through a proxy (boto does, through the tunnel).
+ */
+function originForm(target: string): string {
+  const m = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!m) return target;
+  const rest = target.slice(m[0].length);
+  return rest === "" || rest.startsWith("?") ? `/${rest}` : rest;
+}
+
 async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
   switch (route.kind) {
     case "health":
@@ -82,6 +110,8 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
       return handleBuckets(ctx);
     case "bucket":
       return handleBucket(ctx, route.bucket);
+    case "storageLayout":
+      return handleStorageLayout(ctx, route.bucket);
     case "objects":
       return handleObjects(ctx, route.bucket);
     case "object":
@@ -105,6 +135,10 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
       return handleObject(ctx, route.bucket, route.object);
     case "xml":
       return handleXmlObject(ctx, route.bucket, route.object);
+    case "xmlBucket":
+      return handleXmlBucket(ctx, route.bucket);
+    case "xmlService":
+      return handleXmlService(ctx);
     case "serviceAccount":
       sendJson(ctx.res, 200, {
         kind: "storage#serviceAccount",

@@ -67,6 +67,26 @@ export async function handleBucket(ctx: RequestContext, bucket: string): Promise
   }
 }
 
+/**
+ * `/b/<bucket>/storageLayout`: buckets.getStorageLayout, which the Cloud SDK asks before recursive
+ * copies, moves and deletes to learn whether the bucket has a hierarchical namespace. The emulator's
+ * buckets are flat (no folders API), so `hierarchicalNamespace.enabled` is always false.
+ */
+export async function handleStorageLayout(ctx: RequestContext, bucket: string): Promise<void> {
+  if (ctx.req.method !== "GET") throw methodNotAllowed();
+  const record = ctx.store.getBucket(bucket);
+  const body: Record<string, unknown> = {
+    kind: "storage#storageLayout",
+    bucket: record.name,
+    location: record.location,
+    locationType: record.locationType,
+  };
+  const placement = record.extra.customPlacementConfig;
+  if (placement !== undefined) body.customPlacementConfig = placement;
+  body.hierarchicalNamespace = { enabled: false };
+  sendJson(ctx.res, 200, body);
+}
+
 /** `maxResults`, capped at `cap` as GCS caps it. */
 export function maxResults(query: URLSearchParams, cap: number): number {
   const raw = query.get("maxResults");

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../../core/logger.ts";
 import type { HashService } from "../hashing.ts";
 import type { PubsubNotifier } from "../notifications/pubsub.ts";
@@ -19,10 +20,14 @@ export interface RequestContext {
   log: Logger;
 }
 
-/** `http://host:port` as this request reached the emulator (its Host header), else the emulator's own. */
+/**
+ * `http(s)://host:port` as this request reached the emulator (its scheme and Host header), else the
+ * emulator's own.
+ */
 export function requestOrigin(ctx: RequestContext): string {
   const host = ctx.req.headers.host;
-  return host ? `http://${host}` : ctx.baseUrl;
+  const scheme = (ctx.req.socket as TLSSocket).encrypted ? "https" : "http";
+  return host ? `${scheme}://${host}` : ctx.baseUrl;
 }
 
 /** Query parameters that are booleans in the JSON API ("true"/"false"). */

@@ -10,9 +10,14 @@ import type { RequestContext } from "./context.ts";
  * headers GCS sends: `x-goog-hash` (which the Node client verifies), `x-goog-generation`,
  * `x-goog-stored-content-encoding`, ... A `Range` gets 206 or 416. An object stored gzip-encoded is sent
  * as stored to a client that accepts gzip, and decompressed otherwise (GCS's decompressive transcoding,
- * which ignores Range).
+ * which ignores Range). The XML API passes its own `etag` (the quoted MD5).
  */
-export async function sendMedia(ctx: RequestContext, record: ObjectRecord, head: boolean): Promise<void> {
+export async function sendMedia(
+  ctx: RequestContext,
+  record: ObjectRecord,
+  head: boolean,
+  etag = objectEtag(record.generation, record.metageneration),
+): Promise<void> {
   const headers: Record<string, string> = {
     "content-type": record.contentType ?? "application/octet-stream",
     "x-goog-generation": String(record.generation),
@@ -23,11 +28,12 @@ export async function sendMedia(ctx: RequestContext, record: ObjectRecord, head:
     "x-goog-hash": record.md5Hash
       ? `crc32c=${record.crc32c},md5=${record.md5Hash}`
       : `crc32c=${record.crc32c}`,
-    etag: objectEtag(record.generation, record.metageneration),
+    etag,
     "last-modified": new Date(record.updated).toUTCString(),
     "accept-ranges": "bytes",
     "cache-control": record.cacheControl ?? "no-cache, no-store, max-age=0, must-revalidate",
   };
+  if (record.componentCount !== undefined) headers["x-goog-component-count"] = String(record.componentCount);
   if (record.contentDisposition) headers["content-disposition"] = record.contentDisposition;
   if (record.contentLanguage) headers["content-language"] = record.contentLanguage;
   for (const [k, v] of Object.entries(record.metadata ?? {})) {

@@ -212,7 +212,26 @@ export async function handleCompose(ctx: RequestContext, bucket: string, destina
   }
   const destinationBody = (body.destination ?? {}) as Record<string, unknown>;
   const fields = parseObjectFields(destinationBody);
+  const record = await composeObject(
+    ctx,
+    bucket,
+    destination,
+    sources,
+    fields,
+    parsePreconditions(ctx.query),
+  );
+  sendJson(ctx.res, 200, objectResource(record, ctx.baseUrl));
+}
 
+/** Writes `destination` as the sources' bytes in order: a composite object (crc32c, no md5Hash). */
+export async function composeObject(
+  ctx: RequestContext,
+  bucket: string,
+  destination: string,
+  sources: ObjectRecord[],
+  fields: ObjectFields,
+  preconditions: Preconditions,
+): Promise<ObjectRecord> {
   const staged = await ctx.store.backend.stage();
   const hasher = ctx.hashing.hasher();
   let crc32c: string;
@@ -228,7 +247,7 @@ export async function handleCompose(ctx: RequestContext, bucket: string, destina
     throw err;
   }
   const componentCount = sources.reduce((n, s) => n + (s.componentCount ?? 1), 0);
-  const record = await ctx.store.commitObject({
+  return ctx.store.commitObject({
     bucket,
     name: destination,
     data: { staged },
@@ -236,9 +255,8 @@ export async function handleCompose(ctx: RequestContext, bucket: string, destina
     crc32c,
     fields,
     componentCount,
-    preconditions: parsePreconditions(ctx.query),
+    preconditions,
   });
-  sendJson(ctx.res, 200, objectResource(record, ctx.baseUrl));
 }
 
 /** Source fields, each replaced by the request body's value when it names that field. */

@@ -7,7 +7,7 @@ import { multipartBoundary, readMultipartUpload } from "../multipart.ts";
 import { validateObjectName } from "../names.ts";
 import { parseObjectFields } from "../object-fields.ts";
 import { checkPreconditions, type Preconditions, parseInt64, parsePreconditions } from "../preconditions.ts";
-import { objectResource } from "../resources.ts";
+import { type JsonObject, objectResource } from "../resources.ts";
 import type { Session } from "../sessions.ts";
 import { type RequestContext, requestOrigin } from "./context.ts";
 
@@ -172,11 +172,24 @@ function parseContentRange(header: string | undefined): ContentRange {
   return range;
 }
 
-async function handleSessionRequest(ctx: RequestContext, uploadId: string): Promise<void> {
+/** How a finished upload is answered: the JSON API sends the object resource, the XML API headers. */
+export type FinishedResponder = (ctx: RequestContext, resource: JsonObject) => void;
+
+const sendResource: FinishedResponder = (ctx, resource) => sendJson(ctx.res, 200, resource);
+
+/**
+ * A request on a resumable session (JSON API `upload_id` on the upload path, or the XML API's session
+ * URI): PUT/POST a chunk or ask for status, DELETE to cancel.
+ */
+export async function handleSessionRequest(
+  ctx: RequestContext,
+  uploadId: string,
+  respond: FinishedResponder = sendResource,
+): Promise<void> {
   const done = ctx.sessions.finishedResource(uploadId);
   if (done && ctx.req.method !== "DELETE") {
     ctx.req.resume();
-    sendJson(ctx.res, 200, done);
+    respond(ctx, done);
     return;
   }
   const session = ctx.sessions.get(uploadId);
@@ -193,7 +206,7 @@ async function handleSessionRequest(ctx: RequestContext, uploadId: string): Prom
     const finishedMeanwhile = ctx.sessions.finishedResource(uploadId);
     if (finishedMeanwhile) {
       ctx.req.resume();
-      sendJson(ctx.res, 200, finishedMeanwhile);
+      respond(ctx, finishedMeanwhile);
       return;
     }
     if (ctx.sessions.get(uploadId) !== session) throw notFound(`No such upload session: ${uploadId}`);
@@ -201,7 +214,7 @@ async function handleSessionRequest(ctx: RequestContext, uploadId: string): Prom
     if (range.kind === "status") {
       ctx.req.resume();
       if (range.total !== undefined && range.total === staged.size) {
-        await finishSession(ctx, session);
+        await finishSession(ctx, session, respond);
         return;
       }
       sendIncomplete(ctx, staged.size);
@@ -230,7 +243,7 @@ async function handleSessionRequest(ctx: RequestContext, uploadId: string): Prom
     }
     const final = range.total !== undefined ? staged.size === range.total : range.end === undefined;
     if (final) {
-      await finishSession(ctx, session);
+      await finishSession(ctx, session, respond);
       return;
     }
     sendIncomplete(ctx, staged.size);
@@ -245,7 +258,11 @@ function sendIncomplete(ctx: RequestContext, persisted: number): void {
 }
 
 /** Verifies what the client declared, commits the object, and closes the session (also on failure). */
-async function finishSession(ctx: RequestContext, session: Session): Promise<void> {
+async function finishSession(
+  ctx: RequestContext,
+  session: Session,
+  respond: FinishedResponder,
+): Promise<void> {
   const r = session.record;
   const staged = session.staged;
   try {
@@ -274,7 +291,7 @@ async function finishSession(ctx: RequestContext, session: Session): Promise<voi
     });
     const resource = objectResource(record, ctx.baseUrl);
     await ctx.sessions.finish(session, resource);
-    sendJson(ctx.res, 200, resource);
+    respond(ctx, resource);
   } catch (err) {
     if (err instanceof GcsError && err.status < 500) await ctx.sessions.cancel(session);
     throw err;
@@ -313,7 +330,7 @@ async function commitUpload(ctx: RequestContext, u: UploadToCommit): Promise<voi
 }
 
 /** 400 when a checksum the client declared differs from the one computed, as GCS rejects the upload. */
-function verifyChecksums(
+export function verifyChecksums(
   sums: Checksums,
   declared: { md5?: string | undefined; crc32c?: string | undefined },
 ): void {

@@ -46,6 +46,28 @@ describe("readMultipartUpload", () => {
     },
   );
 
+  test.each([1, 5, 40, 4096])(
+    "reads the Cloud SDK's LF-only body (no CR anywhere) in %i-byte chunks",
+    async (chunkSize) => {
+      // As Python's email package writes it for `gcloud storage cp`: LF line ends, MIME-Version headers,
+      // and the LF before each boundary belongs to the boundary (so a file ending in LF keeps it).
+      const media = Buffer.from("hello\n\n--almost\nthere\n");
+      const sdkBody = Buffer.concat([
+        Buffer.from(`--${BOUNDARY}\nContent-Type: application/json\nMIME-Version: 1.0\n\n{"name":"a.txt"}\n`),
+        Buffer.from(`--${BOUNDARY}\nContent-Type: text/plain\nMIME-Version: 1.0\n`),
+        Buffer.from("Content-Transfer-Encoding: binary\n\n"),
+        media,
+        Buffer.from(`\n--${BOUNDARY}--\n`),
+      ]);
+
+      const r = await parse(sdkBody, chunkSize);
+
+      expect(r.metadata.toString()).toBe('{"name":"a.txt"}');
+      expect(r.mediaContentType).toBe("text/plain");
+      expect(r.media.toString()).toBe(media.toString());
+    },
+  );
+
   test("an empty media part gives no bytes", async () => {
     const r = await parse(body("{}", Buffer.alloc(0)), 5);
 
@@ -71,6 +93,9 @@ describe("multipartBoundary", () => {
   test("reads a plain and a quoted boundary", () => {
     expect(multipartBoundary("multipart/related; boundary=abc-123")).toBe("abc-123");
     expect(multipartBoundary('multipart/related; boundary="quoted value"')).toBe("quoted value");
+    expect(multipartBoundary("multipart/related; boundary='===============541=='")).toBe(
+      "===============541==",
+    );
   });
 
   test("is undefined for other content types", () => {

@@ -241,9 +241,15 @@ describe("parseRoute", () => {
     ["/storage/v1/b/bkt/o/compose", { kind: "object", bucket: "bkt", object: "compose" }],
     ["/storage/v1/b/bkt/notificationConfigs/3", { kind: "notification", bucket: "bkt", id: "3" }],
     ["/upload/storage/v1/b/bkt/o", { kind: "upload", bucket: "bkt" }],
+    ["/resumable/upload/storage/v1/b/bkt/o", { kind: "upload", bucket: "bkt" }],
+    ["/storage/v1/b/bkt/storageLayout", { kind: "storageLayout", bucket: "bkt" }],
     ["/download/storage/v1/b/bkt/o/x%20y", { kind: "download", bucket: "bkt", object: "x y" }],
     ["/bkt/some%20dir/file", { kind: "xml", bucket: "bkt", object: "some dir/file" }],
-    ["/nothing", { kind: "unknown" }],
+    ["/", { kind: "xmlService" }],
+    ["/bkt", { kind: "xmlBucket", bucket: "bkt" }],
+    ["/bkt/", { kind: "xmlBucket", bucket: "bkt" }],
+    ["/storage/v1/nothing", { kind: "unknown" }],
+    ["/upload/nothing", { kind: "unknown" }],
   ])("%s", (path, route) => {
     expect(parseRoute(path)).toEqual(route);
   });
