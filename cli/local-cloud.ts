@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import type { Command } from "commander";
 import { createLogger } from "../core/logger.ts";
 import { areaPrefix, assertSafeObjectName } from "../core/naming.ts";
 import { startLocalCloud } from "../local/cloud.ts";
-import { localCommandGroup, untilSignal } from "./local.ts";
+import { localCommandGroup, parsePort, untilSignal } from "./local.ts";
 import { clientOrExit, configOrExit } from "./shared.ts";
 
 interface UpOptions {
@@ -14,6 +14,9 @@ interface UpOptions {
   backend: string;
   dir: string;
   pubsubEmulatorHost?: string;
+  tls?: boolean;
+  tlsPort: string;
+  tlsDir: string;
   twice?: boolean;
   verbose?: boolean;
 }
@@ -33,6 +36,9 @@ export function registerLocalCloudCommands(program: Command): void {
       "--pubsub-emulator-host <host:port>",
       "use this running Pub/Sub emulator instead of starting one (its topics then outlive this local cloud)",
     )
+    .option("--tls", "also serve Cloud Storage over HTTPS (for gsutil), with a certificate made on first use")
+    .option("--tls-port <n>", "HTTPS port with --tls (0 picks a free one)", "4444")
+    .option("--tls-dir <dir>", "where the TLS certificate and its CA are kept", ".batchline/tls")
     .option("--twice", "deliver every upload event twice, to see deduplication at work")
     .option("--verbose", "log every part's activity")
     .action(async (opts: UpOptions) => {
@@ -41,6 +47,7 @@ export function registerLocalCloudCommands(program: Command): void {
         process.exit(2);
       }
       configOrExit(opts.config);
+      const tlsPort = parsePort("--tls-port", opts.tlsPort);
       const logger = createLogger({
         component: "local",
         format: "pretty",
@@ -50,6 +57,7 @@ export function registerLocalCloudCommands(program: Command): void {
         configDir: opts.config,
         ...(opts.local === undefined ? {} : { localConfigFile: opts.local }),
         ...(opts.pubsubEmulatorHost === undefined ? {} : { pubsubEmulatorHost: opts.pubsubEmulatorHost }),
+        ...(opts.tls ? { storageTls: { dir: opts.tlsDir, port: tlsPort } } : {}),
         storage: opts.backend === "fs" ? { backend: "fs", dir: opts.dir } : { backend: "memory" },
         deliverTwice: opts.twice,
         logger,
@@ -58,6 +66,11 @@ export function registerLocalCloudCommands(program: Command): void {
         `local cloud is up (bucket gs://${cloud.config.platform.bucket}, workflow ${cloud.workflowId})`,
       );
       for (const [name, value] of Object.entries(cloud.env)) console.log(`export ${name}=${value}`);
+      if (cloud.storageTls) {
+        console.log(
+          `# Cloud Storage over HTTPS: ${cloud.storageTls.httpsUrl}; its CA certificate: ${resolve(cloud.storageTls.caFile)}`,
+        );
+      }
       console.log("");
       for (const client of cloud.config.clients.values()) {
         const schedule = cloud.scheduler.jobs.find((j) => j.client === client.id);

@@ -42,6 +42,8 @@ export interface LocalCloudOptions {
   localConfigFile?: string;
   /** Where objects live: memory (default) or a directory that survives restarts. */
   storage?: { backend: "memory" } | { backend: "fs"; dir: string };
+  /** Also serve Cloud Storage over HTTPS (for gsutil's JSON mode), with a certificate kept in `dir`. */
+  storageTls?: { dir: string; port?: number };
   /** Use this running Pub/Sub emulator (host:port) instead of starting one. */
   pubsubEmulatorHost?: string;
   /** Deliver every upload event twice, to show deduplication. */
@@ -106,6 +108,8 @@ export interface LocalCloud {
   eventarc: LocalEventarc;
   scheduler: LocalScheduler;
   workflowId: string;
+  /** Cloud Storage over HTTPS, when `storageTls` asked for it: its URL and the CA certificate to trust. */
+  storageTls?: { httpsUrl: string; httpsPort: number; caFile: string };
   /** The plan and notify functions, by name. */
   functions: ReadonlyMap<string, LocalFunction>;
   /** Uploads to `<product>/<client>/inputs/<path>` as a client would; Eventarc then starts a run. */
@@ -191,6 +195,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       dir: options.storage?.backend === "fs" ? options.storage.dir : undefined,
       pubsub: { emulatorHost: pubsubHost, projectId: platform.project },
       logger: logger.child({ part: "gcs" }),
+      ...(options.storageTls ? { tls: options.storageTls } : {}),
     });
     stops.push(() => gcs.stop());
     const storage = new Storage({ apiEndpoint: gcs.url, projectId: platform.project });
@@ -321,6 +326,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       scheduler,
       workflowId,
       functions: new Map(started.map((f) => [f.name, f])),
+      ...(gcs.httpsUrl !== undefined && gcs.httpsPort !== undefined && gcs.caFile !== undefined
+        ? { storageTls: { httpsUrl: gcs.httpsUrl, httpsPort: gcs.httpsPort, caFile: gcs.caFile } }
+        : {}),
       async upload(client, path, contents) {
         if (!config.clients.has(client)) {
           throw new BatchlineError(
