@@ -77,6 +77,13 @@ async function fetchLines(cloud: OperatorCloud, filter: string): Promise<LogLine
   return entries.map(logLine);
 }
 
+/** How far --follow looks back from the newest line printed, for lines that arrive late. */
+const FOLLOW_LOOKBACK_MS = 60_000;
+
+function lookback(time: string | undefined): string | undefined {
+  return time === undefined ? undefined : new Date(Date.parse(time) - FOLLOW_LOOKBACK_MS).toISOString();
+}
+
 interface LogsOptions {
   client: string;
   config: string;
@@ -158,14 +165,15 @@ export function registerLogsCommand(program: Command): void {
         if (!opts.follow) return EXIT.OK;
         for (;;) {
           const state = enumName(job.status?.state, JOB_STATES);
-          // Entries at the last time seen may still arrive: ask from there and drop the ones already printed.
-          print(await fetchLines(cloud, filter(last)));
+          // Lines stamped before the newest one printed may still arrive (another task's, or late ingestion):
+          // look back a while and drop the ones already printed.
+          print(await fetchLines(cloud, filter(lookback(last))));
           if (FINAL_JOB_STATES.has(state)) return EXIT.OK;
           await new Promise((r) => setTimeout(r, pollMs));
           const next = await getJob(cloud, ctx.jobName);
           if (!next) {
             // Deleted: nothing more will be written.
-            print(await fetchLines(cloud, filter(last)));
+            print(await fetchLines(cloud, filter(lookback(last))));
             return EXIT.OK;
           }
           job = next;

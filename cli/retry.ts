@@ -55,7 +55,11 @@ export async function clearFailures(
   if (row.state === "invalid")
     return { ...base, result: "refused", reason: `its claim is not readable: ${row.reason}` };
   const claim = await readClaim(bucket, row.claim);
-  if (claim === null || !claim.valid || claim.claim.inputGeneration !== row.generation) {
+  if (claim === null) {
+    // Poison without a claim: the next plan refuses it (too big, an unsafe name); no count to clear.
+    return { ...base, result: "refused", reason: row.reason || "it has no claim to clear" };
+  }
+  if (!claim.valid || claim.claim.inputGeneration !== row.generation) {
     return {
       ...base,
       result: "refused",
