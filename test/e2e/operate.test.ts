@@ -171,6 +171,24 @@ describe("run, status and logs", () => {
     expect(all.stdout).toMatch(/^task 1\.0 \S+ INFO task started/m);
   });
 
+  it("logs --follow waits for a run's job and prints its lines as they come, until the job ends", async () => {
+    // Three tasks, one at a time, each sleeping 2 s first (the slow client): the job outlives the command's start.
+    await uploadQuietly("slow", {
+      "s0.jsonl": jsonl(["a"]),
+      "s1.jsonl": jsonl(["b"]),
+      "s2.jsonl": jsonl(["c"]),
+    });
+    const started = await cli(["run", "--client", "slow"]);
+    expect(started.code, started.stderr).toBe(0);
+    const run = /^run (mn-[0-9a-f]{16})$/m.exec(started.stdout)?.[1] ?? "";
+    const follow = await cli(["logs", run, "--client", "slow", "--follow", "--poll", "1"]);
+    expect(follow.code, follow.stderr).toBe(0);
+    expect(follow.stdout).toMatch(/^task 0\.0 \S+ INFO task started/m);
+    expect(follow.stdout).toMatch(/^task 2\.0 \S+ INFO task succeeded/m);
+    const status = JSON.parse((await cli(["status", run, "--client", "slow", "--json"])).stdout);
+    expect(status.job.state).toBe("SUCCEEDED");
+  });
+
   it("the logging endpoint answers filter syntax it does not know with INVALID_ARGUMENT", async () => {
     const url = new URL(logging.url);
     const client = new Logging({
@@ -234,11 +252,16 @@ describe("runs", () => {
         leaseExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
       }),
     );
-    const [failed, interrupted, table] = await Promise.all([
+    const [failed, interrupted, table, ghostStatus] = await Promise.all([
       cli(["runs", "--client", "ghost", "--json"], cliConfig),
       cli(["runs", "--client", "twice", "--json"]),
       cli(["runs", "--client", "one", "--limit", "1"]),
+      cli(["status", ghostRun ?? "", "--client", "ghost"], cliConfig),
     ]);
+    expect(ghostStatus.code, ghostStatus.stderr).toBe(0);
+    expect(ghostStatus.stdout).toContain(`run ${ghostRun} (client ghost): FAILED`);
+    expect(ghostStatus.stdout).toMatch(/^failure: .*unknown client/m);
+    expect(ghostStatus.stdout).toContain(`: none (never created, or deleted)`);
     expect(failed.code, failed.stderr).toBe(0);
     expect(JSON.parse(failed.stdout)).toEqual([
       expect.objectContaining({

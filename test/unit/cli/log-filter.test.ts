@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseTaskId, taskLogFilter } from "../../../cli/operate/log-filter.ts";
-import { lineEntry, taskIdLabel } from "../../../local/logging/entries.ts";
+import { lineEntry, type TaskLogEntries, taskIdLabel } from "../../../local/logging/entries.ts";
 import { entryMatches, type FilterableEntry, parseLogFilter } from "../../../local/logging/filter.ts";
+import { listEntries } from "../../../local/logging/server.ts";
 
 const UID = "bl-shop-one-mn-0123456789-5f0c1a2b-aaaa-bbbb-cccc-0123456789ab";
 
@@ -119,5 +120,33 @@ describe("a task's output line as a log entry", () => {
       timestamp: "2026-01-01T00:00:05.000Z",
     });
     expect(lineEntry("{not json", base).textPayload).toBe("{not json");
+  });
+});
+
+describe("entries.list paging", () => {
+  const entries = Array.from({ length: 5 }, (_, i) =>
+    entry(i, 0, { insertId: `id-${i}`, timestamp: `2026-01-01T00:00:0${i % 3}.000Z` }),
+  );
+  const source = { entries: async () => entries } as unknown as TaskLogEntries;
+  const request = { resourceNames: ["projects/p"], filter: "", orderBy: "asc" as const, pageSize: 2 };
+
+  it("orders by timestamp then insertId, and resumes after the last entry of a page", async () => {
+    const seen: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await listEntries(source, { ...request, ...(pageToken ? { pageToken } : {}) });
+      seen.push(...page.entries.map((e) => e.insertId));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(seen).toEqual(["id-0", "id-3", "id-1", "id-4", "id-2"]);
+    const desc = await listEntries(source, { ...request, orderBy: "desc", pageSize: 10 });
+    expect(desc.entries.map((e) => e.insertId)).toEqual(["id-2", "id-4", "id-1", "id-3", "id-0"]);
+  });
+
+  it("refuses a page token of another query", async () => {
+    const first = await listEntries(source, request);
+    await expect(
+      listEntries(source, { ...request, filter: "severity>=INFO", pageToken: first.nextPageToken }),
+    ).rejects.toMatchObject({ status: "INVALID_ARGUMENT" });
   });
 });
