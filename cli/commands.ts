@@ -2,9 +2,14 @@ import type { Command } from "commander";
 import { registerClientsCommands } from "./clients.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { registerInputsCommand } from "./inputs.ts";
 import { registerLocalCommands } from "./local.ts";
 import { registerLocalCloudCommands } from "./local-cloud.ts";
+import { registerLogsCommand } from "./logs.ts";
+import { registerRetryCommand } from "./retry.ts";
+import { registerRunCommand } from "./run.ts";
 import { registerRunsCommand } from "./runs.ts";
+import { registerStatusCommand } from "./status.ts";
 import { registerTailCommand } from "./tail.ts";
 import { registerWorkflowsCommands } from "./workflows.ts";
 
@@ -15,7 +20,12 @@ export function registerCommands(program: Command): void {
   registerDemoCommand(program);
   registerLocalCloudCommands(program);
   registerLocalCommands(program);
+  registerRunCommand(program);
   registerRunsCommand(program);
+  registerStatusCommand(program);
+  registerLogsCommand(program);
+  registerInputsCommand(program);
+  registerRetryCommand(program);
   registerTailCommand(program);
   registerWorkflowsCommands(program);
 }

@@ -1,79 +1,102 @@
 import type { Command } from "commander";
-import { areaPrefix } from "../core/naming.ts";
-import { type Manifest, manifestSchema, type Summary, summarySchema } from "../core/runs.ts";
-import { clientOrExit, cloudClients, configOrExit } from "./shared.ts";
+import { mapLimit } from "../functions/shared/limit.ts";
+import { type OperatorCloud, operatorCloud } from "./operate/cloud.ts";
+import { type ExecutionView, isClientExecution } from "./operate/executions.ts";
+import { executionPages, getExecution, newestManifests, readRunRecords } from "./operate/records.ts";
+import { mergeRuns, type RecordedRun, type RunRow } from "./operate/runs-merge.ts";
+import { EXIT, guarded, operatorCommand, printTable, wholeNumber } from "./operate/usage.ts";
+import { clientOrExit, configOrExit } from "./shared.ts";
 
-interface RunRow {
-  runId: string;
-  trigger: string;
-  plannedAt: string;
-  inputs: number;
-  status: string;
-  detail: string;
+/** Executions read at most when looking for a client's executions (10 pages of 100, newest first). */
+const MAX_EXECUTION_PAGES = 10;
+
+interface RunsOptions {
+  client: string;
+  config: string;
+  limit: string;
+  json?: boolean;
+}
+
+/**
+ * The client's newest `limit` runs: its newest manifests (with summaries, open markers and, for a run without
+ * a summary, its execution's state) merged with its newest executions (those that failed before planning).
+ */
+export async function listRuns(
+  cloud: OperatorCloud,
+  client: string,
+  limit: number,
+  now: Date,
+): Promise<{ rows: RunRow[]; nothingToDo: number; scanned: number; truncated: boolean }> {
+  const { product, bucket } = cloud.config.platform;
+  const manifests = await newestManifests(cloud.bucket, product, client, limit);
+  const executions: ExecutionView[] = [];
+  let scanned = 0;
+  let pages = 0;
+  let exhausted = false;
+  for await (const page of executionPages(cloud, MAX_EXECUTION_PAGES)) {
+    pages++;
+    scanned += page.length;
+    executions.push(...page.filter((e) => isClientExecution(e, product, bucket, client)));
+    if (executions.length >= limit) break;
+    if (page.length < 100) exhausted = true;
+  }
+  const byName = new Map(executions.map((e) => [e.name, e]));
+  const recorded = await mapLimit(manifests, 8, async (manifest): Promise<RecordedRun> => {
+    const records = await readRunRecords(cloud.bucket, product, client, manifest.runId);
+    const name = manifest.execution ?? records.open?.execution ?? null;
+    let execution: RecordedRun["execution"] = null;
+    if (name) execution = byName.get(name) ?? (records.summary ? null : await getExecution(cloud, name));
+    return { manifest, summary: records.summary, open: records.open, execution };
+  });
+  const merged = mergeRuns({ recorded, executions, client, product, bucket, now, limit });
+  const truncated = !exhausted && pages >= MAX_EXECUTION_PAGES && executions.length < limit;
+  return { ...merged, scanned, truncated };
 }
 
 /** `batchline runs --client C`: the client's runs, newest first, with their status. */
 export function registerRunsCommand(program: Command): void {
-  program
-    .command("runs")
-    .description("list a client's runs and their status (local cloud when its env vars are set, else GCP)")
-    .requiredOption("--client <id>", "client id")
-    .option("--config <dir>", "config directory", "config")
-    .option("--limit <n>", "show at most this many runs", "20")
-    .option("--json", "print JSON instead of a table")
-    .action(async (opts: { client: string; config: string; limit: string; json?: boolean }) => {
+  operatorCommand(
+    program
+      .command("runs")
+      .description("list a client's runs and their status, incl. runs that failed before planning")
+      .requiredOption("--client <id>", "client id")
+      .option("--config <dir>", "config directory", "config")
+      .option("--limit <n>", "show at most this many runs (and read only those)", "20")
+      .option("--json", "print JSON instead of a table"),
+  ).action(
+    guarded(async (opts: RunsOptions) => {
+      const limit = wholeNumber("--limit", opts.limit, 1);
       const config = configOrExit(opts.config);
       const client = clientOrExit(config, opts.client);
-      const { storage } = cloudClients(config);
-      const bucket = storage.bucket(config.platform.bucket);
-      const prefix = areaPrefix(config.platform.product, client.id, "runs");
-      const [files] = await bucket.getFiles({ prefix, matchGlob: "**/manifest.json" });
-      const rows: RunRow[] = [];
-      for (const file of files) {
-        const [raw] = await file.download();
-        const manifest: Manifest = manifestSchema.parse(JSON.parse(raw.toString("utf8")));
-        const summaryFile = bucket.file(`${prefix}${manifest.runId}/summary.json`);
-        const [exists] = await summaryFile.exists();
-        let status = "RUNNING";
-        let detail = `${manifest.taskCount} task(s)`;
-        if (exists) {
-          const [summaryRaw] = await summaryFile.download();
-          const summary: Summary = summarySchema.parse(JSON.parse(summaryRaw.toString("utf8")));
-          const failed = summary.inputs.filter((i) => i.status === "FAILED").length;
-          status = (summary.message as { status?: string }).status ?? "UNKNOWN";
-          detail = `${summary.inputs.length - failed} ok, ${failed} failed, job ${summary.jobState ?? "none"}`;
+      const cloud = operatorCloud(config);
+      try {
+        const { rows, nothingToDo, truncated, scanned } = await listRuns(cloud, client.id, limit, new Date());
+        if (opts.json) {
+          console.log(JSON.stringify(rows, null, 2));
+          return EXIT.OK;
         }
-        rows.push({
-          runId: manifest.runId,
-          trigger: manifest.trigger.type,
-          plannedAt: manifest.plannedAt,
-          inputs: manifest.inputCount,
-          status,
-          detail,
-        });
+        if (rows.length === 0) {
+          console.log(`no runs for client ${client.id} on ${cloud.target}`);
+        } else {
+          printTable(
+            ["RUN", "TRIGGER", "STARTED", "INPUTS", "STATUS", "DETAIL"],
+            rows.map((r) => [
+              r.runId,
+              r.trigger,
+              r.plannedAt ?? r.startedAt ?? "-",
+              r.inputs === null ? "-" : String(r.inputs),
+              r.status,
+              r.detail,
+            ]),
+          );
+        }
+        if (nothingToDo > 0)
+          console.log(`(${nothingToDo} execution(s) of ${client.id} had nothing to do; not shown)`);
+        if (truncated) console.log(`(looked at the newest ${scanned} executions only)`);
+        return EXIT.OK;
+      } finally {
+        await cloud.close();
       }
-      rows.sort((a, b) => b.plannedAt.localeCompare(a.plannedAt));
-      const shown = rows.slice(0, Number(opts.limit));
-      if (opts.json) {
-        console.log(JSON.stringify(shown, null, 2));
-        return;
-      }
-      if (shown.length === 0) {
-        console.log(`no runs for client ${client.id} under gs://${config.platform.bucket}/${prefix}`);
-        return;
-      }
-      const header = ["RUN", "TRIGGER", "PLANNED", "INPUTS", "STATUS", "DETAIL"];
-      const table = [
-        header,
-        ...shown.map((r) => [r.runId, r.trigger, r.plannedAt, String(r.inputs), r.status, r.detail]),
-      ];
-      const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
-      for (const row of table)
-        console.log(
-          row
-            .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-            .join("  ")
-            .trimEnd(),
-        );
-    });
+    }),
+  );
 }
