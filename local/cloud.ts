@@ -28,6 +28,7 @@ import { localConnectors } from "./connectors.ts";
 import { type LocalEventarc, startLocalEventarc } from "./eventarc/index.ts";
 import { type FunctionEvent, type LocalFunction, startLocalFunction } from "./functions.ts";
 import { type GcsEmulator, startGcsEmulator } from "./gcs/index.ts";
+import { type LoggingServer, startLoggingServer } from "./logging/index.ts";
 import { type PubsubEmulator, startPubsubEmulator } from "./pubsub/emulator.ts";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler/index.ts";
 import { type Execution, WorkflowEngine } from "./workflows/index.ts";
@@ -75,6 +76,7 @@ export const EMULATOR_VARIABLES = [
   "PUBSUB_PROJECT_ID",
   "BATCHLINE_WORKFLOWS_ENDPOINT",
   "BATCHLINE_BATCH_ENDPOINT",
+  "BATCHLINE_LOGGING_ENDPOINT",
 ] as const;
 
 /** Removes inherited emulator variables from this process, saying which; returns their names. */
@@ -224,6 +226,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     stops.push(() => batch.close());
     const batchServer: BatchServer = await startBatchServer(batch, { logger });
     stops.push(() => batchServer.close());
+    // Cloud Logging's entries.list over the tasks' logs, as `batchline logs` reads them on GCP.
+    const loggingServer: LoggingServer = await startLoggingServer(batch, { logger });
+    stops.push(() => loggingServer.close());
 
     // The workflow engine with the storage, pubsub and batch connectors bound to the local services, and the
     // Workflow Executions API in front of it, as the official client and gcloud reach it.
@@ -251,6 +256,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       PUBSUB_PROJECT_ID: platform.project,
       BATCHLINE_WORKFLOWS_ENDPOINT: workflowsServer.url,
       BATCHLINE_BATCH_ENDPOINT: batchServer.url,
+      BATCHLINE_LOGGING_ENDPOINT: loggingServer.url,
     };
 
     // Functions, each a functions-framework process of its own, restarted if it dies.

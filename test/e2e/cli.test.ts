@@ -72,6 +72,7 @@ describe("batchline local up, local upload, tail and runs", () => {
     }
     expect(Object.keys(env).sort()).toEqual([
       "BATCHLINE_BATCH_ENDPOINT",
+      "BATCHLINE_LOGGING_ENDPOINT",
       "BATCHLINE_WORKFLOWS_ENDPOINT",
       "PUBSUB_EMULATOR_HOST",
       "PUBSUB_PROJECT_ID",

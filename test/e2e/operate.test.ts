@@ -12,7 +12,6 @@ import { runId as computeRunId } from "../../core/ids.ts";
 import { areaPrefix, runRecordName } from "../../core/naming.ts";
 import { openRunName } from "../../core/runs.ts";
 import type { LocalCloud } from "../../local/cloud.ts";
-import { type LoggingServer, startLoggingServer } from "../../local/logging/index.ts";
 import { bootE2eCloud, E2E_CONFIG, jsonl } from "./support.ts";
 
 // The operator commands (run, runs, status, logs, inputs, retry) as people run them: processes against the
@@ -20,7 +19,6 @@ import { bootE2eCloud, E2E_CONFIG, jsonl } from "./support.ts";
 
 const P = "shop";
 let cloud: LocalCloud;
-let logging: LoggingServer;
 let env: Record<string, string>;
 /** The fixture config plus a client the deployed functions do not know (their plan refuses it). */
 let cliConfig: string;
@@ -66,8 +64,8 @@ async function uploadQuietly(client: string, files: Record<string, string>): Pro
 
 beforeAll(async () => {
   cloud = await bootE2eCloud();
-  logging = await startLoggingServer(cloud.batch);
-  env = { ...cloud.env, BATCHLINE_LOGGING_ENDPOINT: logging.url };
+  // The local cloud serves task logs itself now (BATCHLINE_LOGGING_ENDPOINT in its variables).
+  env = { ...cloud.env };
   cliConfig = mkdtempSync(join(tmpdir(), "batchline-operate-"));
   cpSync(E2E_CONFIG, cliConfig, { recursive: true });
   writeFileSync(join(cliConfig, "clients", "ghost.yaml"), "id: ghost\n");
@@ -75,7 +73,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.BATCHLINE_CONFIG;
-  await logging?.close();
   await cloud?.stop();
   if (cliConfig) rmSync(cliConfig, { recursive: true, force: true });
 });
@@ -190,7 +187,7 @@ describe("run, status and logs", () => {
   });
 
   it("the logging endpoint answers filter syntax it does not know with INVALID_ARGUMENT", async () => {
-    const url = new URL(logging.url);
+    const url = new URL(env.BATCHLINE_LOGGING_ENDPOINT ?? "");
     const client = new Logging({
       projectId: cloud.config.platform.project,
       apiEndpoint: url.hostname,

@@ -67,8 +67,10 @@ describe("alerting", () => {
       expect(String((p.documentation as Body).content)).toContain("batchline runs --client");
     }
     const jobs = policies.find((p) => p.display_name === "Batchline shop: a Batch job failed");
-    const aggregation = ((jobs?.conditions as Body[])[0]?.condition_threshold as Body).aggregations as Body[];
-    expect(aggregation[0]?.group_by_fields).toEqual(["metric.label.client"]);
+    if (jobs === undefined) throw new Error("no failed-jobs policy");
+    const [condition] = jobs.conditions as Body[];
+    const aggregations = (condition?.condition_threshold as Body).aggregations as Body[];
+    expect(aggregations[0]?.group_by_fields).toEqual(["metric.label.client"]);
   });
 
   it("still creates the policies (incidents in the console) when no channel is configured", () => {
