@@ -69,7 +69,8 @@ describe("alerting", () => {
     const jobs = policies.find((p) => p.display_name === "Batchline shop: a Batch job failed");
     if (jobs === undefined) throw new Error("no failed-jobs policy");
     const [condition] = jobs.conditions as Body[];
-    const aggregations = (condition?.condition_threshold as Body).aggregations as Body[];
+    if (condition === undefined) throw new Error("the failed-jobs policy has no condition");
+    const aggregations = (condition.condition_threshold as Body).aggregations as Body[];
     expect(aggregations[0]?.group_by_fields).toEqual(["metric.label.client"]);
   });
 
