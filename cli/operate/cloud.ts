@@ -2,8 +2,8 @@ import { BatchServiceClient } from "@google-cloud/batch";
 import type { Logging } from "@google-cloud/logging";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import { ExecutionsClient } from "@google-cloud/workflows";
-import { PassThroughClient } from "google-auth-library";
 import type { BatchlineConfig } from "../../core/config/load.ts";
+import { clientOptions } from "../../functions/shared/probe.ts";
 import { workflowResourceId } from "../../infra/names.ts";
 import { cloudClients } from "../shared.ts";
 import { UsageError } from "./usage.ts";
@@ -42,20 +42,11 @@ export const ENDPOINT_VARIABLES = {
 
 /** Client options for an endpoint URL (the local cloud's), or none for Google's own endpoints. */
 export function endpointOptions(endpoint: string | undefined, variable: string): Record<string, unknown> {
-  if (endpoint === undefined || endpoint.trim() === "") return {};
-  let url: URL;
   try {
-    url = new URL(endpoint);
+    return clientOptions(endpoint);
   } catch {
     throw new UsageError(`${variable}=${endpoint} is not a URL such as http://127.0.0.1:8080`);
   }
-  return {
-    apiEndpoint: url.hostname,
-    port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
-    protocol: url.protocol.replace(":", ""),
-    fallback: true,
-    authClient: new PassThroughClient(),
-  };
 }
 
 /** True when any of the local cloud's variables is set: then every service must come from it. */

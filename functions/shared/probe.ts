@@ -72,8 +72,11 @@ const JOB_STATES: Record<number, string> = {
   8: "CANCELLED",
 };
 
-/** Where the official clients connect: Google's endpoints, or the local cloud's (plain HTTP, no credentials). */
-function clientOptions(endpoint: string | undefined): Record<string, unknown> {
+/**
+ * Options for an official Google client: none for Google's own endpoints, or, for an endpoint URL (the local
+ * cloud's), its host and port over the REST transport without credentials. Throws TypeError for a bad URL.
+ */
+export function clientOptions(endpoint: string | undefined): Record<string, unknown> {
   if (endpoint === undefined || endpoint.trim() === "") return {};
   const url = new URL(endpoint);
   return {
