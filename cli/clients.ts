@@ -16,6 +16,8 @@ export interface AddClientOptions {
   machineType?: string;
   provisioningModel?: string;
   parallelism?: string;
+  priority?: string;
+  maxConcurrentJobs?: string;
   processor?: string;
   displayName?: string;
   pullSubscription?: boolean;
@@ -38,6 +40,8 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
   [/^job\.machineType$/, "--machine-type"],
   [/^job\.provisioningModel$/, "--provisioning-model"],
   [/^job\.parallelism$/, "--parallelism"],
+  [/^job\.priority$/, "--priority"],
+  [/^maxConcurrentJobs$/, "--max-concurrent-jobs"],
   [/^job\.processor$/, "--processor"],
 ];
 
@@ -58,20 +62,23 @@ export function clientDocument(name: string, opts: AddClientOptions): Record<str
   const job: Record<string, unknown> = {};
   if (opts.machineType !== undefined) job.machineType = opts.machineType;
   if (opts.provisioningModel !== undefined) job.provisioningModel = opts.provisioningModel.toUpperCase();
-  if (opts.parallelism !== undefined) {
-    if (!/^\d+$/.test(opts.parallelism)) {
-      throw new ClientFlagError(
-        `invalid --parallelism ${describeValue(opts.parallelism)}: must be a whole number`,
-      );
-    }
-    job.parallelism = Number(opts.parallelism);
-  }
+  if (opts.parallelism !== undefined) job.parallelism = wholeNumber("--parallelism", opts.parallelism);
+  if (opts.priority !== undefined) job.priority = wholeNumber("--priority", opts.priority);
   if (opts.processor !== undefined) job.processor = opts.processor;
   if (Object.keys(job).length > 0) doc.job = job;
   if (opts.uploader?.length) doc.uploaders = [...new Set(opts.uploader)];
   if (opts.subscriber?.length) doc.subscribers = [...new Set(opts.subscriber)];
   if (opts.pullSubscription) doc.pullSubscription = true;
+  if (opts.maxConcurrentJobs !== undefined) {
+    doc.maxConcurrentJobs = wholeNumber("--max-concurrent-jobs", opts.maxConcurrentJobs);
+  }
   return doc;
+}
+
+function wholeNumber(flag: string, raw: string): number {
+  if (!/^\d+$/.test(raw))
+    throw new ClientFlagError(`invalid ${flag} ${describeValue(raw)}: must be a whole number`);
+  return Number(raw);
 }
 
 /** Renders the document as the YAML file the command writes. */
@@ -135,6 +142,8 @@ export function registerClientsCommands(program: Command): void {
     .option("--machine-type <type>", "Compute Engine machine type for the client's jobs")
     .option("--provisioning-model <model>", "SPOT or STANDARD")
     .option("--parallelism <n>", "tasks run at once")
+    .option("--priority <n>", "the Batch jobs' priority, 0 (default) to 99")
+    .option("--max-concurrent-jobs <n>", "most Batch jobs of this client at once (default 1)")
     .option("--processor <name>", "worker processor for each input")
     .option("--display-name <text>", "human name for docs and messages")
     .option("--pull-subscription", "create a pull subscription on the client's results topic")

@@ -130,6 +130,7 @@ describe("client config", () => {
       subscribers: [],
       pullSubscription: false,
       debounceSeconds: 0,
+      maxConcurrentJobs: 1,
     });
   });
 

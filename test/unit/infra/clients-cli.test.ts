@@ -67,6 +67,7 @@ describe("batchline clients add", () => {
       subscribers: ["user:ops@globex.example"],
       pullSubscription: true,
       debounceSeconds: 0,
+      maxConcurrentJobs: 1,
     });
     expect(readFileSync(file, "utf8")).toMatch(/^# Client globex, written by `batchline clients add`/);
   });
@@ -94,14 +95,33 @@ describe("batchline clients add", () => {
     expect(refused.stderr).toBe(`${file} already exists; pass --force to overwrite it\n`);
     expect(readFileSync(file, "utf8")).toBe("id: acme\ndisplayName: hand-edited\n");
 
-    const forced = batchline(["acme", "--parallelism", "3", "--config-dir", dir, "--force"]);
+    const forced = batchline([
+      "acme",
+      "--parallelism",
+      "3",
+      "--priority",
+      "40",
+      "--max-concurrent-jobs",
+      "2",
+      "--config-dir",
+      dir,
+      "--force",
+    ]);
     expect(forced.status).toBe(0);
-    expect(loadClientConfig(file).job.parallelism).toBe(3);
+    const written = loadClientConfig(file);
+    expect(written.job).toMatchObject({ parallelism: 3, priority: 40 });
+    expect(written.maxConcurrentJobs).toBe(2);
   });
 
   it.each([
     [["acme", "--parallelism", "0"], 'invalid --parallelism: field "job.parallelism" ', "(got 0)"],
     [["acme", "--parallelism", "many"], 'invalid --parallelism "many": must be a whole number', ""],
+    [["acme", "--priority", "100"], 'invalid --priority: field "job.priority" ', "(got 100)"],
+    [
+      ["acme", "--max-concurrent-jobs", "0"],
+      'invalid --max-concurrent-jobs: field "maxConcurrentJobs" ',
+      "(got 0)",
+    ],
     [
       ["acme", "--uploader", "alice@example.com"],
       'invalid --uploader: field "uploaders.0" must be an IAM member',
