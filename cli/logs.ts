@@ -1,7 +1,8 @@
 import type { Entry } from "@google-cloud/logging";
 import type { Command } from "commander";
+import { enumName, FINAL_JOB_STATES, JOB_STATE_NAMES } from "../functions/shared/google-enums.ts";
 import { type OperatorCloud, operatorCloud } from "./operate/cloud.ts";
-import { enumName, timestampIso } from "./operate/executions.ts";
+import { timestampIso } from "./operate/executions.ts";
 import { parseTaskId, taskLogFilter } from "./operate/log-filter.ts";
 import { getExecution } from "./operate/records.ts";
 import { getJob, runContext } from "./operate/run-context.ts";
@@ -9,17 +10,6 @@ import { EXIT, guarded, operatorCommand, UsageError, wholeNumber } from "./opera
 import { clientOrExit, configOrExit } from "./shared.ts";
 
 const LIVE = new Set(["ACTIVE", "QUEUED"]);
-const FINAL_JOB_STATES = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "DELETION_IN_PROGRESS"]);
-const JOB_STATES: Record<number, string> = {
-  1: "QUEUED",
-  2: "SCHEDULED",
-  3: "RUNNING",
-  4: "SUCCEEDED",
-  5: "FAILED",
-  6: "DELETION_IN_PROGRESS",
-  7: "CANCELLATION_IN_PROGRESS",
-  8: "CANCELLED",
-};
 const SEVERITIES: Record<number, string> = {
   0: "DEFAULT",
   100: "DEBUG",
@@ -164,7 +154,7 @@ export function registerLogsCommand(program: Command): void {
         print(await fetchLines(cloud, filter(since)));
         if (!opts.follow) return EXIT.OK;
         for (;;) {
-          const state = enumName(job.status?.state, JOB_STATES);
+          const state = enumName(job.status?.state, JOB_STATE_NAMES);
           // Lines stamped before the newest one printed may still arrive (another task's, or late ingestion):
           // look back a while and drop the ones already printed.
           print(await fetchLines(cloud, filter(lookback(last))));

@@ -1,32 +1,12 @@
 import type { Command } from "commander";
+import { enumName, JOB_STATE_NAMES, TASK_STATE_NAMES } from "../functions/shared/google-enums.ts";
 import { readShards } from "../functions/shared/manifest.ts";
 import { type OperatorCloud, operatorCloud } from "./operate/cloud.ts";
-import { enumName, timestampIso } from "./operate/executions.ts";
+import { timestampIso } from "./operate/executions.ts";
 import { readTaskRecords } from "./operate/records.ts";
 import { getJob, type RunContext, runContext } from "./operate/run-context.ts";
 import { EXIT, guarded, operatorCommand } from "./operate/usage.ts";
 import { clientOrExit, configOrExit } from "./shared.ts";
-
-const JOB_STATES: Record<number, string> = {
-  0: "STATE_UNSPECIFIED",
-  1: "QUEUED",
-  2: "SCHEDULED",
-  3: "RUNNING",
-  4: "SUCCEEDED",
-  5: "FAILED",
-  6: "DELETION_IN_PROGRESS",
-  7: "CANCELLATION_IN_PROGRESS",
-  8: "CANCELLED",
-};
-const TASK_STATES: Record<number, string> = {
-  0: "STATE_UNSPECIFIED",
-  1: "PENDING",
-  2: "ASSIGNED",
-  3: "RUNNING",
-  4: "FAILED",
-  5: "SUCCEEDED",
-  6: "UNEXECUTED",
-};
 
 interface StatusEvent {
   time: string | null;
@@ -90,7 +70,8 @@ export interface RunStatus {
 export function attemptsOf(raw: RawEvent[] | null | undefined): number {
   return (raw ?? []).filter(
     (e) =>
-      enumName(e.taskState, TASK_STATES) === "RUNNING" || / to RUNNING\b/.test(String(e.description ?? "")),
+      enumName(e.taskState, TASK_STATE_NAMES) === "RUNNING" ||
+      / to RUNNING\b/.test(String(e.description ?? "")),
   ).length;
 }
 
@@ -108,7 +89,7 @@ export async function runStatus(cloud: OperatorCloud, client: string, ctx: RunCo
             .split("/")
             .pop(),
         ),
-        state: enumName(t.status?.state, TASK_STATES),
+        state: enumName(t.status?.state, TASK_STATE_NAMES),
         attempts: attemptsOf(raw),
         events: events(raw),
       });
@@ -139,7 +120,7 @@ export async function runStatus(cloud: OperatorCloud, client: string, ctx: RunCo
       });
     }
   }
-  const jobState = job ? enumName(job.status?.state, JOB_STATES) : null;
+  const jobState = job ? enumName(job.status?.state, JOB_STATE_NAMES) : null;
   const jobEvents = job ? events(job.status?.statusEvents as RawEvent[]) : [];
   const message = (ctx.summary?.message ?? null) as {
     status?: string;

@@ -1,4 +1,5 @@
 import { runId as computeRunId, type TriggerKind } from "../../core/ids.ts";
+import { EXECUTION_STATE_NAMES, enumName } from "../../functions/shared/google-enums.ts";
 
 /** A workflow execution as the operator commands use it, whichever transport the client used. */
 export interface ExecutionView {
@@ -15,22 +16,6 @@ export interface ExecutionView {
   error: string | null;
   /** The innermost step the execution is at (status.currentSteps), e.g. `main.waitForJob`. */
   currentStep: string | null;
-}
-
-const EXECUTION_STATES: Record<number, string> = {
-  0: "STATE_UNSPECIFIED",
-  1: "ACTIVE",
-  2: "SUCCEEDED",
-  3: "FAILED",
-  4: "CANCELLED",
-  5: "UNAVAILABLE",
-  6: "QUEUED",
-};
-
-/** An enum value that a client may return as a name or as a number. */
-export function enumName(value: unknown, names: Record<number, string>): string {
-  if (typeof value === "number") return names[value] ?? String(value);
-  return value === undefined || value === null || value === "" ? "STATE_UNSPECIFIED" : String(value);
 }
 
 /** RFC 3339 from a protobuf Timestamp ({seconds, nanos}, seconds maybe a string or a Long) or a string. */
@@ -85,7 +70,7 @@ export function executionView(raw: {
   return {
     name,
     id: name.split("/").pop() ?? "",
-    state: enumName(raw.state, EXECUTION_STATES),
+    state: enumName(raw.state, EXECUTION_STATE_NAMES),
     createTime: timestampIso(raw.createTime) ?? timestampIso(raw.startTime),
     endTime: timestampIso(raw.endTime),
     argument: parseJson(raw.argument),

@@ -91,14 +91,7 @@ export async function notify(
   const summaryFile = bucket.file(summaryName);
   const logger = deps.logger.child({ client: client.id, runId });
   const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
-  const publish = (summary: Summary) =>
-    publishJson(
-      deps.pubsub,
-      topicName(product, client.id),
-      summary.message,
-      resultMessageAttributes(resultMessageV1Schema.parse(summary.message)),
-      deps.publishRetry ?? DEFAULT_RETRY,
-    );
+  const publish = publisher(deps, product, client.id);
 
   const existing = await readJsonVersioned(summaryFile, summarySchema);
   if (existing !== null) {
@@ -238,14 +231,7 @@ export async function notifyStageFailure(
   const summaryFile = bucket.file(summaryName);
   const logger = deps.logger.child({ client: client.id, runId });
   const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
-  const publish = (summary: Summary) =>
-    publishJson(
-      deps.pubsub,
-      topicName(product, client.id),
-      summary.message,
-      resultMessageAttributes(resultMessageV1Schema.parse(summary.message)),
-      deps.publishRetry ?? DEFAULT_RETRY,
-    );
+  const publish = publisher(deps, product, client.id);
   const existing = await readJsonVersioned(summaryFile, summarySchema);
   if (existing !== null) return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
 
@@ -452,7 +438,13 @@ export async function republish(
   if (stored === null) return null;
   const logger = deps.logger.child({ client, runId });
   const openMarker = bucket.file(openRunName(areaPrefix(product, client, "runs"), runId));
-  const publish = (summary: Summary) =>
+  const publish = publisher(deps, product, client);
+  return finish(bucket, summaryName, stored, publish, logger, deps, openMarker);
+}
+
+/** Publishes a summary's message to the client's topic, with notify's retry policy. */
+function publisher(deps: NotifyDeps, product: string, client: string): (summary: Summary) => Promise<string> {
+  return (summary) =>
     publishJson(
       deps.pubsub,
       topicName(product, client),
@@ -460,7 +452,6 @@ export async function republish(
       resultMessageAttributes(resultMessageV1Schema.parse(summary.message)),
       deps.publishRetry ?? DEFAULT_RETRY,
     );
-  return finish(bucket, summaryName, stored, publish, logger, deps, openMarker);
 }
 
 type Stored = { value: Summary; generation: string };

@@ -1,6 +1,9 @@
 import { BatchServiceClient } from "@google-cloud/batch";
 import { ExecutionsClient } from "@google-cloud/workflows";
 import { PassThroughClient } from "google-auth-library";
+import { EXECUTION_STATE_NAMES, enumName, JOB_STATE_NAMES } from "./google-enums.ts";
+
+export { FINAL_JOB_STATES } from "./google-enums.ts";
 
 /** What a workflow execution is doing, as far as recovery cares. */
 export type ExecutionLiveness = { state: "active" } | { state: "ended"; detail: string };
@@ -19,14 +22,6 @@ export interface RunProbe {
   close(): Promise<void>;
 }
 
-/** Batch job states after which nothing more will happen to the job's tasks. */
-export const FINAL_JOB_STATES: ReadonlySet<string> = new Set([
-  "SUCCEEDED",
-  "FAILED",
-  "CANCELLED",
-  "DELETION_IN_PROGRESS",
-]);
-
 const NOT_FOUND = 5;
 
 /**
@@ -44,33 +39,6 @@ function isNotFound(err: unknown): boolean {
     e.response?.status === 404
   );
 }
-
-/** The name of an enum value that a client may return as a name or as a number. */
-function enumName(value: unknown, names: Record<number, string>): string {
-  if (typeof value === "number") return names[value] ?? String(value);
-  return String(value ?? "STATE_UNSPECIFIED");
-}
-
-const EXECUTION_STATES: Record<number, string> = {
-  0: "STATE_UNSPECIFIED",
-  1: "ACTIVE",
-  2: "SUCCEEDED",
-  3: "FAILED",
-  4: "CANCELLED",
-  5: "UNAVAILABLE",
-  6: "QUEUED",
-};
-const JOB_STATES: Record<number, string> = {
-  0: "STATE_UNSPECIFIED",
-  1: "QUEUED",
-  2: "SCHEDULED",
-  3: "RUNNING",
-  4: "SUCCEEDED",
-  5: "FAILED",
-  6: "DELETION_IN_PROGRESS",
-  7: "CANCELLATION_IN_PROGRESS",
-  8: "CANCELLED",
-};
 
 /**
  * Options for an official Google client: none for Google's own endpoints, or, for an endpoint URL (the local
@@ -105,7 +73,7 @@ export function officialProbe(env: NodeJS.ProcessEnv): RunProbe {
     async execution(name) {
       try {
         const [execution] = await executions.getExecution({ name });
-        const state = enumName(execution.state, EXECUTION_STATES);
+        const state = enumName(execution.state, EXECUTION_STATE_NAMES);
         if (state === "ACTIVE" || state === "QUEUED") return { state: "active" };
         return { state: "ended", detail: state };
       } catch (err) {
@@ -116,7 +84,7 @@ export function officialProbe(env: NodeJS.ProcessEnv): RunProbe {
     async job(name) {
       try {
         const [job] = await batch.getJob({ name });
-        return enumName(job.status?.state, JOB_STATES);
+        return enumName(job.status?.state, JOB_STATE_NAMES);
       } catch (err) {
         if (isNotFound(err)) return null;
         throw err;

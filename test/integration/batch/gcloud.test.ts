@@ -5,22 +5,12 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchServer, startBatchServer } from "../../../local/batch/server.ts";
 import type { LocalBatch } from "../../../local/batch/service.ts";
+import { findGcloud } from "../../support/gcloud.ts";
 import { tempDir } from "../../support/temp.ts";
 import { localBatch } from "./helpers.ts";
 
 // `gcloud batch` pointed at the local Batch service (api_endpoint_overrides/batch), as docs/local-batch.md
 // tells users to do: submit, describe, list jobs and tasks, delete, and the error for a job that is not there.
-
-function findGcloud(): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "gcloud");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return undefined;
-}
 
 const GCLOUD = findGcloud();
 const WHERE = ["--project", "batchline-test", "--location", "europe-west2"];

@@ -8,6 +8,7 @@ import { PassThroughClient } from "google-auth-library";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkflowEngine } from "../../../local/workflows/index.ts";
 import { startWorkflowsServer, type WorkflowsServer } from "../../../local/workflows/server.ts";
+import { findGcloud } from "../../support/gcloud.ts";
 import { tempDir } from "../../support/temp.ts";
 
 // The local workflow engine behind the Workflow Executions v1 and Workflows v1 REST APIs, driven by the
@@ -352,18 +353,6 @@ describe("REST endpoints with plain fetch", () => {
     expect(done).toMatchObject({ state: "SUCCEEDED", callLogLevel: "LOG_ERRORS_ONLY" });
   });
 });
-
-/** gcloud's path when it is on PATH. */
-function findGcloud(): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "gcloud");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return undefined;
-}
 
 const GCLOUD = findGcloud();
 
