@@ -3,6 +3,7 @@ import { raise } from "../errors.ts";
 import {
   BytesNotJsonError,
   copyValue,
+  doubleToString,
   hasKey,
   INT64_MAX,
   INT64_MIN,
@@ -42,14 +43,6 @@ const def = (name: string, params: string[], required: number, fn: Fn): Function
   blocking: false,
   fn,
 });
-
-/** Python-like repr of a double: integral values keep a `.0`. */
-export function doubleToString(d: number): string {
-  if (Number.isNaN(d)) return "nan";
-  if (!Number.isFinite(d)) return d > 0 ? "inf" : "-inf";
-  if (Number.isInteger(d) && Math.abs(d) < 1e16) return `${d}.0`;
-  return String(d);
-}
 
 function toInt(v: Value | undefined): bigint {
   switch (typeof v) {

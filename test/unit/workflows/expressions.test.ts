@@ -45,11 +45,20 @@ describe("expressions: int and double", () => {
 });
 
 describe("expressions: strings, lists, maps", () => {
-  it("concatenates strings with + and refuses string + int", async () => {
+  it("concatenates strings with +, writing a number or bool beside a string as string() does", async () => {
     expect(await result(expr('"a" + "b" + string(1)'))).toBe("ab1");
-    const e = await failure(expr('"a" + 1'));
+    expect(await result(expr('["n=" + 1, 2.0 + "x", "b:" + false, 0.5 + ""]'))).toEqual([
+      "n=1",
+      "2.0x",
+      "b:false",
+      "0.5",
+    ]);
+    const e = await failure(expr("true + 1"));
     expect(e.tags).toEqual(["TypeError"]);
-    expect(e.message).toBe("unsupported operand types for +: string and integer");
+    expect(e.message).toBe("unsupported operand types for +: boolean and integer");
+    expect((await failure(expr('null + "a"'))).message).toBe(
+      "unsupported operand types for +: null and string",
+    );
   });
 
   it("reads maps with . and [] and lists with []", async () => {
