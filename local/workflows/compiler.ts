@@ -773,7 +773,7 @@ class RoutineCompiler {
   ): (s: Scope, x: Exec) => StepResult {
     const inner = this.step(name, body.try, ctx);
     const retry = body.retry === undefined ? undefined : this.retryPolicy(name, body.retry);
-    let handler: { as?: string; block: Block } | undefined;
+    let handler: { as?: string; local: boolean; block: Block } | undefined;
     if (body.except !== undefined) {
       const e = body.except;
       if (!isPlainMap(e)) this.problem(name, "except must be a map with as and steps");
@@ -781,13 +781,13 @@ class RoutineCompiler {
         for (const k of Object.keys(e))
           if (k !== "as" && k !== "steps") this.problem(name, `unknown field "${k}" in except`);
         const as = e.as === undefined ? undefined : this.varName(e.as, name, "except.as");
-        if (as && ctx.parallel && !ctx.parallel.shared.has(as) && ctx.parallel.outer.has(as)) {
-          this.problem(
-            name,
-            `variable "${as}" belongs to the enclosing scope; list it in shared to assign it`,
-          );
-        }
-        handler = { as, block: this.block(e.steps, ctx, name) };
+        // The service deploys `except: as: e` in a parallel branch even when `e` is a variable of the enclosing
+        // scope that is not in `shared`. "Catching errors > Variable scope" gives an except block a scope of
+        // its own ("a variable created inside an except block belongs to the local scope of that block"), so
+        // the error map does not write the outer variable: it is bound in the branch, shadowing the outer one,
+        // and the outer `e` keeps its value. A `shared` variable is written as any assignment would.
+        const local = !!(as && ctx.parallel && !ctx.parallel.shared.has(as) && ctx.parallel.outer.has(as));
+        handler = { as, local, block: this.block(e.steps, ctx, name) };
       }
     }
     if (!retry && !handler) this.problem(name, "try needs retry, except or both");
@@ -812,7 +812,10 @@ class RoutineCompiler {
             }
           }
           if (!handler) throw err;
-          if (handler.as) setVar(s, x, handler.as, err.value);
+          if (handler.as) {
+            if (handler.local) defineVar(s, x, handler.as, err.value);
+            else setVar(s, x, handler.as, err.value);
+          }
           return (await runBlock(handler.block, s, x)) ?? next;
         }
       }

@@ -190,6 +190,34 @@ describe("deploy: rejected sources name the file, the step and the reason", () =
     ).not.toThrow();
   });
 
+  it("accepts except as: naming an outer variable in a branch, but still not an assignment to it", () => {
+    const src = `
+- init:
+    assign: [e: 0]
+- par:
+    parallel:
+      branches:
+        - b1:
+            steps:
+              - t:
+                  try:
+                    raise: boom
+                  except:
+                    as: e
+                    steps:
+                      - again:
+                          assign: [e: 1]
+`;
+    expect(deployProblems(src)).toEqual([
+      {
+        step: "again",
+        message:
+          'variable "e" belongs to the enclosing scope; list it in the parallel step\'s shared to assign it',
+      },
+    ]);
+    expect(() => parseWorkflow(src.replace("assign: [e: 1]", "assign: [m: 1]"))).not.toThrow();
+  });
+
   it("reports every problem at once, not only the first", () => {
     const problems = deployProblems("- a:\n    bogus: 1\n- b:\n    next: nowhere\n- c:\n    call: nothing\n");
     expect(problems.map((p) => p.step).sort()).toEqual(["a", "b", "c"]);
