@@ -1,5 +1,6 @@
 import { parseDocument } from "yaml";
 import { callConnector } from "./connectors/call.ts";
+import { catalogueMethod, catalogueSource } from "./connectors/catalogue.ts";
 import { createConnectorRegistry } from "./connectors/defaults.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
 import { type DeployProblem, raise, WorkflowDeployError, WorkflowError } from "./errors.ts";
@@ -33,13 +34,7 @@ import {
   MAX_SWITCH_CONDITIONS,
 } from "./limits.ts";
 import { defineVar, type Exec, Scope, setPath, setVar } from "./runtime.ts";
-import {
-  DEFAULT_BACKOFF,
-  RETRY_POLICIES,
-  RETRY_PREDICATES,
-  stdlibFunction,
-  UNSUPPORTED_FUNCTIONS,
-} from "./stdlib/index.ts";
+import { DEFAULT_BACKOFF, RETRY_POLICIES, RETRY_PREDICATES, stdlibFunction } from "./stdlib/index.ts";
 import type { FunctionDef } from "./stdlib/types.ts";
 import { copyValue, isMap, newMap, typeName, type Value } from "./values.ts";
 
@@ -444,28 +439,38 @@ class RoutineCompiler {
     }
 
     if (fn.startsWith("googleapis.")) {
+      // A registered handler (an emulated connector) decides its own arguments; any other method Google
+      // publishes deploys with the arguments the catalogue gives it and fails when called.
       const handler = this.c.connectors.get(fn);
-      if (!handler) {
-        this.problem(name, `unknown connector ${fn}: no handler is registered under that name`);
+      const published = handler ? undefined : catalogueMethod(fn);
+      if (!handler && !published) {
+        this.problem(name, this.c.unknownMessage(fn));
         return () => next;
       }
       this.c.usedConnectors.add(fn);
-      if (handler.params) {
+      const accepts = handler
+        ? handler.params && new Set(handler.params)
+        : published?.closed
+          ? published.params
+          : undefined;
+      if (accepts) {
         for (const [k] of args) {
-          if (k !== "connector_params" && !handler.params.includes(k))
+          if (k !== "connector_params" && !accepts.has(k))
             this.problem(name, `connector ${fn} has no argument "${k}"`);
         }
       }
-      for (const r of handler.required ?? []) {
+      for (const r of (handler ? handler.required : published?.required) ?? []) {
         if (!args.some(([k]) => k === r)) this.problem(name, `connector ${fn} needs argument "${r}"`);
       }
       return async (s, x) => {
         const h = x.connectors.get(fn);
-        if (!h)
+        if (!h) {
+          const emulated = x.connectors.names();
           return raise(
             "SystemError",
-            `connector ${fn} is not registered in this execution's connector registry`,
+            `connector ${fn} is not emulated by the local cloud; emulated connectors: ${emulated.join(", ") || "none"}`,
           );
+        }
         const m = newMap();
         for (const [k, c] of args) m[k] = await c.f(s, x);
         return store(s, x, await callConnector(fn, h, m, x));
@@ -1049,17 +1054,15 @@ class ProgramCompiler {
   functionFor(name: string): FunctionDef | undefined {
     const f = stdlibFunction(name);
     if (f) return f;
-    if (name.startsWith("googleapis.") && this.connectors.has(name)) {
+    if (name.startsWith("googleapis.") && (this.connectors.has(name) || catalogueMethod(name))) {
       return { name, params: [], required: 0, blocking: true, open: true, fn: () => null };
     }
     return undefined;
   }
 
   unknownMessage(name: string): string {
-    const unsupported = UNSUPPORTED_FUNCTIONS[name];
-    if (unsupported) return `${name}: ${unsupported}`;
     if (name.startsWith("googleapis."))
-      return `unknown connector ${name}: no handler is registered under that name`;
+      return `unknown connector ${name}: no Google API method of that name in the connector catalogue (${catalogueSource()})`;
     return `unknown function or subworkflow ${name}`;
   }
 
