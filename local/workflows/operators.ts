@@ -47,10 +47,14 @@ const equality: Table = {
  * Result type of `left OP right` for every pair of operand types, row = left operand, column = right.
  *
  * `+` is the page's "+ operator" table, cell for cell: a string with an int, double, string or bool gives
- * a string (the other operand written as `string()` writes it: `"n" + 1.0` is `"n1.0"`), a bool with a
- * number or a bool is an error. `-`, `*`, `/`, `//`, `%` take numbers only (`/` always gives a double);
- * `<`, `<=`, `>`, `>=` order numbers with numbers and strings with strings; `==` and `!=` take any pair and
- * are false across types other than int/double. The operators are implemented below with fast paths for
+ * a string (the other operand written as `string()` writes it: `"n" + 1.0` is `"n1.0"`; the page gives the
+ * result type, not the text, and `string()` is the service's own int/double/bool-to-text), a bool with a
+ * number or a bool is an error. The copy of the page we could read ends after that table, so the other
+ * operators' cells follow the rules the page and the error-types page state in prose, as the engine did
+ * before: `-`, `*`, `/`, `//`, `%` take numbers only (`/` always gives a double); `<`, `<=`, `>`, `>=` order
+ * numbers with numbers and strings with strings (booleans have no documented order); `==` and `!=` take any
+ * pair and are false across types other than int/double. Re-check them against the page when it can be read
+ * whole; a changed cell is a change to this table, its implementation below and the conformance case. The operators are implemented below with fast paths for
  * the common cells; `test/unit/workflows/operators-table.test.ts` checks every cell of every table against
  * them, and the conformance corpus (expressions/implicit-conversions.yaml) has a case per cell.
  */
