@@ -42,7 +42,10 @@ export function compileLoopSpec(
           isAsync: true,
           evaluate: async (scope, exec) => rangeBound(await wholeRange.evaluate(scope, exec), 0),
         },
-        to: { isAsync: true, evaluate: async (scope, exec) => rangeBound(await wholeRange.evaluate(scope, exec), 1) },
+        to: {
+          isAsync: true,
+          evaluate: async (scope, exec) => rangeBound(await wholeRange.evaluate(scope, exec), 1),
+        },
       };
     } else routine.problem(name, "for.range must be a list of two numbers [start, end]");
   }
