@@ -1,7 +1,8 @@
+import { raise } from "./errors.ts";
 import * as op from "./operators.ts";
 import type { Exec, Scope } from "./runtime.ts";
 import type { FunctionDef } from "./stdlib/types.ts";
-import { INT64_MAX, newMap, type Value } from "./values.ts";
+import { INT64_MAX, newMap, typeName, type Value } from "./values.ts";
 
 // Expressions (docs, "Syntax > Expressions" and "Data types > Order of operations"), from most to least
 // binding: ( ) . [ ], not, unary -, * / // %, + -, comparisons and `in`, and, or. Keywords are all
@@ -479,6 +480,36 @@ export function compileNode(n: Node, env: CompileEnv): Compiled {
   }
 }
 
+/**
+ * `if(condition, ifTrue, ifFalse)` (docs, "Expression helpers > Conditional functions"): ifTrue when the
+ * condition is true, ifFalse when it is false or null. The docs do not say whether the other argument is
+ * evaluated; only the chosen one is here, so `if(m == null, 0, m.count)` does not raise, which is what the
+ * helper is for. A condition of another type is a TypeError, as for `switch` conditions.
+ */
+function compileIf(args: Compiled[], env: CompileEnv): Compiled {
+  if (args.length !== 3) {
+    env.problem(`if takes 3 arguments (condition, ifTrue, ifFalse), got ${args.length}`);
+    return constant(null);
+  }
+  const [condition, ifTrue, ifFalse] = args as [Compiled, Compiled, Compiled];
+  const choose = (c: Value): Compiled => {
+    if (c === true) return ifTrue;
+    if (c === false || c === null) return ifFalse;
+    return raise("TypeError", `if: condition must be a boolean or null, got ${typeName(c)}`);
+  };
+  if (!condition.isAsync && !ifTrue.isAsync && !ifFalse.isAsync) {
+    return {
+      isAsync: false,
+      evaluate: (scope, exec) =>
+        choose(condition.evaluate(scope, exec) as Value).evaluate(scope, exec) as Value,
+    };
+  }
+  return {
+    isAsync: true,
+    evaluate: async (scope, exec) => choose(await condition.evaluate(scope, exec)).evaluate(scope, exec),
+  };
+}
+
 function compileCall(n: Extract<Node, { kind: "call" }>, env: CompileEnv): Compiled {
   const args = n.args.map((a) => compileNode(a, env));
   const sub = env.subworkflows.get(n.fn);
@@ -499,6 +530,7 @@ function compileCall(n: Extract<Node, { kind: "call" }>, env: CompileEnv): Compi
       },
     };
   }
+  if (n.fn === "if") return compileIf(args, env);
   const def = env.functions(n.fn);
   if (!def) {
     env.problem(env.unknown(n.fn));

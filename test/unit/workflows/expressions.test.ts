@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: workflow sources spell ${…} expressions on purpose
 import { describe, expect, it } from "vitest";
-import { expr, failure, result } from "./helpers.ts";
+import { deployProblems, expr, failure, result } from "./helpers.ts";
 
 describe("expressions: int and double", () => {
   it.each([
@@ -41,6 +41,33 @@ describe("expressions: int and double", () => {
     expect(
       await result(expr("[1 == 1.0, 2 > 1.5, 3 <= 3.0, 9007199254740993 > 9007199254740992.0]")),
     ).toEqual([true, true, true, true]);
+  });
+});
+
+describe("expressions: if()", () => {
+  it("needs exactly three arguments at deploy", () => {
+    expect(deployProblems(expr("if(true, 1)"))[0]?.message).toBe(
+      "if takes 3 arguments (condition, ifTrue, ifFalse), got 2",
+    );
+  });
+
+  it("evaluates only the chosen argument, also when it calls a subworkflow", async () => {
+    const src = `
+main:
+  steps:
+    - r:
+        return: \${if(false, boom(), twice(2))}
+boom:
+  steps:
+    - b:
+        raise: "not me"
+twice:
+  params: [n]
+  steps:
+    - t:
+        return: \${n * 2}
+`;
+    expect(await result(src)).toBe(4);
   });
 });
 
