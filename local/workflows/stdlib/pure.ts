@@ -536,13 +536,13 @@ export const PURE_FUNCTIONS: FunctionDef[] = [
     httpRetryable(a[0] as Value, NON_IDEMPOTENT_CODES, false),
   ),
 
-  def("sys.get_env", ["name", "default"], 1, (a, ex) => {
+  def("sys.get_env", ["name", "default"], 1, (a, exec) => {
     const name = argString("sys.get_env", "name", a[0]);
-    const v = ex.env.get(name);
+    const v = exec.env.get(name);
     if (v !== undefined) return v;
     // Without a default, an unset variable reads as null (docs, stdlib sys.get_env).
     if (a[1] === undefined || a[1] === null) return null;
     return argString("sys.get_env", "default", a[1]);
   }),
-  def("sys.now", [], 0, (_a, ex) => ex.clock.now() / 1000),
+  def("sys.now", [], 0, (_a, exec) => exec.clock.now() / 1000),
 ];
