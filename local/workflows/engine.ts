@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { BatchlineError } from "../../core/errors.ts";
-import { parseWorkflow, type WorkflowProgram } from "./compiler.ts";
+import { parseWorkflow, type WorkflowProgram } from "./compile/program.ts";
 import { createConnectorRegistry } from "./connectors/defaults.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
 import type { RuntimeLimits } from "./limits.ts";

@@ -1,22 +1,23 @@
+import { raise } from "./errors.ts";
 import * as op from "./operators.ts";
 import type { Exec, Scope } from "./runtime.ts";
 import type { FunctionDef } from "./stdlib/types.ts";
-import { INT64_MAX, newMap, type Value } from "./values.ts";
+import { INT64_MAX, newMap, typeName, type Value } from "./values.ts";
 
 // Expressions (docs, "Syntax > Expressions" and "Data types > Order of operations"), from most to least
 // binding: ( ) . [ ], not, unary -, * / // %, + -, comparisons and `in`, and, or. Keywords are all
 // lower-case or all upper-case (`true`, `True`, `TRUE` for booleans).
 
 export type Node =
-  | { k: "lit"; v: Value }
-  | { k: "var"; name: string }
-  | { k: "member"; obj: Node; name: string }
-  | { k: "index"; obj: Node; index: Node }
-  | { k: "call"; fn: string; args: Node[] }
-  | { k: "unary"; op: "-" | "not"; x: Node }
-  | { k: "bin"; op: string; l: Node; r: Node }
-  | { k: "list"; items: Node[] }
-  | { k: "map"; entries: Array<[string, Node]> };
+  | { kind: "lit"; v: Value }
+  | { kind: "var"; name: string }
+  | { kind: "member"; obj: Node; name: string }
+  | { kind: "index"; obj: Node; index: Node }
+  | { kind: "call"; fn: string; args: Node[] }
+  | { kind: "unary"; op: "-" | "not"; x: Node }
+  | { kind: "bin"; op: string; l: Node; r: Node }
+  | { kind: "list"; items: Node[] }
+  | { kind: "map"; entries: Array<[string, Node]> };
 
 export class ExpressionSyntaxError extends Error {}
 
@@ -144,7 +145,7 @@ export function parseExpression(src: string): Node {
     let l = parseAnd();
     while (isKw("or")) {
       next();
-      l = { k: "bin", op: "or", l, r: parseAnd() };
+      l = { kind: "bin", op: "or", l, r: parseAnd() };
     }
     return l;
   };
@@ -152,7 +153,7 @@ export function parseExpression(src: string): Node {
     let l = parseCmp();
     while (isKw("and")) {
       next();
-      l = { k: "bin", op: "and", l, r: parseCmp() };
+      l = { kind: "bin", op: "and", l, r: parseCmp() };
     }
     return l;
   };
@@ -162,10 +163,10 @@ export function parseExpression(src: string): Node {
       const t = peek();
       if (t.t === "op" && ["==", "!=", "<", "<=", ">", ">="].includes(t.v)) {
         next();
-        l = { k: "bin", op: t.v, l, r: parseAdd() };
+        l = { kind: "bin", op: t.v, l, r: parseAdd() };
       } else if (isKw("in")) {
         next();
-        l = { k: "bin", op: "in", l, r: parseAdd() };
+        l = { kind: "bin", op: "in", l, r: parseAdd() };
       } else return l;
     }
   };
@@ -173,7 +174,7 @@ export function parseExpression(src: string): Node {
     let l = parseMul();
     while (isOp("+") || isOp("-")) {
       const o = (next() as { v: string }).v;
-      l = { k: "bin", op: o, l, r: parseMul() };
+      l = { kind: "bin", op: o, l, r: parseMul() };
     }
     return l;
   };
@@ -181,7 +182,7 @@ export function parseExpression(src: string): Node {
     let l = parseUnary();
     while (isOp("*") || isOp("/") || isOp("//") || isOp("%")) {
       const o = (next() as { v: string }).v;
-      l = { k: "bin", op: o, l, r: parseUnary() };
+      l = { kind: "bin", op: o, l, r: parseUnary() };
     }
     return l;
   };
@@ -190,12 +191,12 @@ export function parseExpression(src: string): Node {
       next();
       const x = parseUnary();
       // Fold negative literals so that -9223372036854775808 is representable.
-      if (x.k === "lit" && typeof x.v === "number") return { k: "lit", v: -x.v };
-      return { k: "unary", op: "-", x };
+      if (x.kind === "lit" && typeof x.v === "number") return { kind: "lit", v: -x.v };
+      return { kind: "unary", op: "-", x };
     }
     if (isKw("not")) {
       next();
-      return { k: "unary", op: "not", x: parseUnary() };
+      return { kind: "unary", op: "not", x: parseUnary() };
     }
     return parsePostfix();
   };
@@ -206,12 +207,12 @@ export function parseExpression(src: string): Node {
         next();
         const t = next();
         if (t.t !== "id") throw new ExpressionSyntaxError(`expected a key name after '.' at ${t.p}`);
-        n = { k: "member", obj: n, name: t.v };
+        n = { kind: "member", obj: n, name: t.v };
       } else if (isOp("[")) {
         next();
         const index = parseOr();
         expect("]");
-        n = { k: "index", obj: n, index };
+        n = { kind: "index", obj: n, index };
       } else if (isOp("(")) {
         const at = peek().p;
         next();
@@ -230,7 +231,7 @@ export function parseExpression(src: string): Node {
           }
         }
         expect(")");
-        n = { k: "call", fn, args };
+        n = { kind: "call", fn, args };
       } else return n;
     }
   };
@@ -238,16 +239,16 @@ export function parseExpression(src: string): Node {
     const t = next();
     switch (t.t) {
       case "num":
-        return { k: "lit", v: t.v };
+        return { kind: "lit", v: t.v };
       case "str":
-        return { k: "lit", v: t.v };
+        return { kind: "lit", v: t.v };
       case "id": {
         const kw = keyword(t.v);
-        if (kw === "true") return { k: "lit", v: true };
-        if (kw === "false") return { k: "lit", v: false };
-        if (kw === "null") return { k: "lit", v: null };
+        if (kw === "true") return { kind: "lit", v: true };
+        if (kw === "false") return { kind: "lit", v: false };
+        if (kw === "null") return { kind: "lit", v: null };
         if (kw !== undefined) throw new ExpressionSyntaxError(`unexpected '${t.v}' at ${t.p}`);
-        return { k: "var", name: t.v };
+        return { kind: "var", name: t.v };
       }
       case "op":
         if (t.v === "(") {
@@ -269,7 +270,7 @@ export function parseExpression(src: string): Node {
             }
           }
           expect("]");
-          return { k: "list", items };
+          return { kind: "list", items };
         }
         if (t.v === "{") {
           const entries: Array<[string, Node]> = [];
@@ -289,7 +290,7 @@ export function parseExpression(src: string): Node {
             }
           }
           expect("}");
-          return { k: "map", entries };
+          return { kind: "map", entries };
         }
         throw new ExpressionSyntaxError(`unexpected '${t.v}' at ${t.p}`);
       default:
@@ -304,8 +305,8 @@ export function parseExpression(src: string): Node {
 
 /** `a.b.c` as a function name, when the node is a chain of plain names. */
 export function dottedName(n: Node): string | undefined {
-  if (n.k === "var") return n.name;
-  if (n.k === "member") {
+  if (n.kind === "var") return n.name;
+  if (n.kind === "member") {
     const base = dottedName(n.obj);
     return base === undefined ? undefined : `${base}.${n.name}`;
   }
@@ -314,8 +315,8 @@ export function dottedName(n: Node): string | undefined {
 
 /** A compiled value: synchronous unless it calls a subworkflow. */
 export type Compiled =
-  | { a: false; f: (s: Scope, x: Exec) => Value }
-  | { a: true; f: (s: Scope, x: Exec) => Promise<Value> };
+  | { isAsync: false; evaluate: (scope: Scope, exec: Exec) => Value }
+  | { isAsync: true; evaluate: (scope: Scope, exec: Exec) => Promise<Value> };
 
 export interface SubworkflowSignature {
   params: ReadonlyArray<{ name: string; required: boolean }>;
@@ -330,12 +331,12 @@ export interface CompileEnv {
 }
 
 export function constant(v: Value): Compiled {
-  return { a: false, f: () => v };
+  return { isAsync: false, evaluate: () => v };
 }
 
 /** Evaluates a compiled value (awaiting only when it is asynchronous). */
-export function evaluate(c: Compiled, s: Scope, x: Exec): Value | Promise<Value> {
-  return c.f(s, x);
+export function evaluate(c: Compiled, scope: Scope, exec: Exec): Value | Promise<Value> {
+  return c.evaluate(scope, exec);
 }
 
 type Bin = (a: Value, b: Value) => Value;
@@ -358,58 +359,62 @@ const BINARY: Record<string, Bin> = {
 /** Compiles an expression tree to closures, checking function names and arities at deploy time. */
 /** A list of compiled items: synchronous when every item is, so plain lists cost no promise. */
 export function compileList(items: readonly Compiled[]): Compiled {
-  if (items.every((i) => !i.a)) {
-    const fs = items.map((i) => i.f as (s: Scope, x: Exec) => Value);
-    return { a: false, f: (s, x) => fs.map((f) => f(s, x)) };
+  if (items.every((i) => !i.isAsync)) {
+    const fs = items.map((i) => i.evaluate as (scope: Scope, exec: Exec) => Value);
+    return { isAsync: false, evaluate: (scope, exec) => fs.map((f) => f(scope, exec)) };
   }
   return {
-    a: true,
-    f: async (s, x) => {
+    isAsync: true,
+    evaluate: async (scope, exec) => {
       const out: Value[] = [];
-      for (const i of items) out.push(await i.f(s, x));
+      for (const i of items) out.push(await i.evaluate(scope, exec));
       return out;
     },
   };
 }
 
 export function compileNode(n: Node, env: CompileEnv): Compiled {
-  switch (n.k) {
+  switch (n.kind) {
     case "lit": {
       const v = n.v;
-      return { a: false, f: () => v };
+      return { isAsync: false, evaluate: () => v };
     }
     case "var": {
       const name = n.name;
-      return { a: false, f: (s) => s.lookup(name) };
+      return { isAsync: false, evaluate: (scope) => scope.lookup(name) };
     }
     case "member": {
       const obj = compileNode(n.obj, env);
       const name = n.name;
-      if (!obj.a) {
-        const f = obj.f;
-        return { a: false, f: (s, x) => op.member(f(s, x), name) };
+      if (!obj.isAsync) {
+        const f = obj.evaluate;
+        return { isAsync: false, evaluate: (scope, exec) => op.member(f(scope, exec), name) };
       }
-      const f = obj.f;
-      return { a: true, f: async (s, x) => op.member(await f(s, x), name) };
+      const f = obj.evaluate;
+      return { isAsync: true, evaluate: async (scope, exec) => op.member(await f(scope, exec), name) };
     }
     case "index": {
       const obj = compileNode(n.obj, env);
       const idx = compileNode(n.index, env);
-      if (!obj.a && !idx.a) {
-        const fo = obj.f;
-        const fi = idx.f;
-        return { a: false, f: (s, x) => op.index(fo(s, x), fi(s, x)) };
+      if (!obj.isAsync && !idx.isAsync) {
+        const fo = obj.evaluate;
+        const fi = idx.evaluate;
+        return { isAsync: false, evaluate: (scope, exec) => op.index(fo(scope, exec), fi(scope, exec)) };
       }
-      return { a: true, f: async (s, x) => op.index(await obj.f(s, x), await idx.f(s, x)) };
+      return {
+        isAsync: true,
+        evaluate: async (scope, exec) =>
+          op.index(await obj.evaluate(scope, exec), await idx.evaluate(scope, exec)),
+      };
     }
     case "unary": {
       const x = compileNode(n.x, env);
       const fn = n.op === "-" ? op.neg : op.not;
-      if (!x.a) {
-        const f = x.f;
-        return { a: false, f: (s, e) => fn(f(s, e)) };
+      if (!x.isAsync) {
+        const f = x.evaluate;
+        return { isAsync: false, evaluate: (scope, e) => fn(f(scope, e)) };
       }
-      return { a: true, f: async (s, e) => fn(await x.f(s, e)) };
+      return { isAsync: true, evaluate: async (scope, e) => fn(await x.evaluate(scope, e)) };
     }
     case "bin": {
       const l = compileNode(n.l, env);
@@ -417,46 +422,55 @@ export function compileNode(n: Node, env: CompileEnv): Compiled {
       if (n.op === "and" || n.op === "or") {
         const isAnd = n.op === "and";
         const name = n.op;
-        if (!l.a && !r.a) {
-          const fl = l.f;
-          const fr = r.f;
+        if (!l.isAsync && !r.isAsync) {
+          const fl = l.evaluate;
+          const fr = r.evaluate;
           return isAnd
-            ? { a: false, f: (s, x) => op.truth(fl(s, x), name) && op.truth(fr(s, x), name) }
-            : { a: false, f: (s, x) => op.truth(fl(s, x), name) || op.truth(fr(s, x), name) };
+            ? {
+                isAsync: false,
+                evaluate: (scope, exec) => op.truth(fl(scope, exec), name) && op.truth(fr(scope, exec), name),
+              }
+            : {
+                isAsync: false,
+                evaluate: (scope, exec) => op.truth(fl(scope, exec), name) || op.truth(fr(scope, exec), name),
+              };
         }
         return {
-          a: true,
-          f: async (s, x) => {
-            const a = op.truth(await l.f(s, x), name);
+          isAsync: true,
+          evaluate: async (scope, exec) => {
+            const a = op.truth(await l.evaluate(scope, exec), name);
             if (isAnd ? !a : a) return a;
-            return op.truth(await r.f(s, x), name);
+            return op.truth(await r.evaluate(scope, exec), name);
           },
         };
       }
       const fn = BINARY[n.op] as Bin;
-      if (!l.a && !r.a) {
-        const fl = l.f;
-        const fr = r.f;
-        return { a: false, f: (s, x) => fn(fl(s, x), fr(s, x)) };
+      if (!l.isAsync && !r.isAsync) {
+        const fl = l.evaluate;
+        const fr = r.evaluate;
+        return { isAsync: false, evaluate: (scope, exec) => fn(fl(scope, exec), fr(scope, exec)) };
       }
-      return { a: true, f: async (s, x) => fn(await l.f(s, x), await r.f(s, x)) };
+      return {
+        isAsync: true,
+        evaluate: async (scope, exec) => fn(await l.evaluate(scope, exec), await r.evaluate(scope, exec)),
+      };
     }
     case "list":
       return compileList(n.items.map((i) => compileNode(i, env)));
     case "map": {
       const entries = n.entries.map(([k, v]) => [k, compileNode(v, env)] as const);
-      const anyAsync = entries.some(([, c]) => c.a);
+      const anyAsync = entries.some(([, c]) => c.isAsync);
       return {
-        a: anyAsync,
-        f: anyAsync
-          ? async (s: Scope, x: Exec) => {
+        isAsync: anyAsync,
+        evaluate: anyAsync
+          ? async (scope: Scope, exec: Exec) => {
               const m = newMap();
-              for (const [k, c] of entries) m[k] = await c.f(s, x);
+              for (const [k, c] of entries) m[k] = await c.evaluate(scope, exec);
               return m;
             }
-          : (s: Scope, x: Exec) => {
+          : (scope: Scope, exec: Exec) => {
               const m = newMap();
-              for (const [k, c] of entries) m[k] = c.f(s, x) as Value;
+              for (const [k, c] of entries) m[k] = c.evaluate(scope, exec) as Value;
               return m;
             },
       } as Compiled;
@@ -466,7 +480,37 @@ export function compileNode(n: Node, env: CompileEnv): Compiled {
   }
 }
 
-function compileCall(n: Extract<Node, { k: "call" }>, env: CompileEnv): Compiled {
+/**
+ * `if(condition, ifTrue, ifFalse)` (docs, "Expression helpers > Conditional functions"): ifTrue when the
+ * condition is true, ifFalse when it is false or null. The docs do not say whether the other argument is
+ * evaluated; only the chosen one is here, so `if(m == null, 0, m.count)` does not raise, which is what the
+ * helper is for. A condition of another type is a TypeError, as for `switch` conditions.
+ */
+function compileIf(args: Compiled[], env: CompileEnv): Compiled {
+  if (args.length !== 3) {
+    env.problem(`if takes 3 arguments (condition, ifTrue, ifFalse), got ${args.length}`);
+    return constant(null);
+  }
+  const [condition, ifTrue, ifFalse] = args as [Compiled, Compiled, Compiled];
+  const choose = (c: Value): Compiled => {
+    if (c === true) return ifTrue;
+    if (c === false || c === null) return ifFalse;
+    return raise("TypeError", `if: condition must be a boolean or null, got ${typeName(c)}`);
+  };
+  if (!condition.isAsync && !ifTrue.isAsync && !ifFalse.isAsync) {
+    return {
+      isAsync: false,
+      evaluate: (scope, exec) =>
+        choose(condition.evaluate(scope, exec) as Value).evaluate(scope, exec) as Value,
+    };
+  }
+  return {
+    isAsync: true,
+    evaluate: async (scope, exec) => choose(await condition.evaluate(scope, exec)).evaluate(scope, exec),
+  };
+}
+
+function compileCall(n: Extract<Node, { kind: "call" }>, env: CompileEnv): Compiled {
   const args = n.args.map((a) => compileNode(a, env));
   const sub = env.subworkflows.get(n.fn);
   if (sub) {
@@ -478,14 +522,15 @@ function compileCall(n: Extract<Node, { k: "call" }>, env: CompileEnv): Compiled
     }
     const name = n.fn;
     return {
-      a: true,
-      f: async (s, x) => {
+      isAsync: true,
+      evaluate: async (scope, exec) => {
         const vals: Value[] = [];
-        for (const a of args) vals.push(await a.f(s, x));
-        return x.invoke(name, vals, s);
+        for (const a of args) vals.push(await a.evaluate(scope, exec));
+        return exec.invoke(name, vals, scope);
       },
     };
   }
+  if (n.fn === "if") return compileIf(args, env);
   const def = env.functions(n.fn);
   if (!def) {
     env.problem(env.unknown(n.fn));
@@ -498,28 +543,28 @@ function compileCall(n: Extract<Node, { k: "call" }>, env: CompileEnv): Compiled
     env.problem(`${n.fn} takes ${describeArity(def.required, def.params.length)}, got ${args.length}`);
   }
   const fn = def.fn;
-  if (args.every((a) => !a.a)) {
-    const fs = args.map((a) => a.f as (s: Scope, x: Exec) => Value);
+  if (args.every((a) => !a.isAsync)) {
+    const fs = args.map((a) => a.evaluate as (scope: Scope, exec: Exec) => Value);
     if (fs.length === 1) {
-      const f0 = fs[0] as (s: Scope, x: Exec) => Value;
-      return { a: false, f: (s, x) => fn([f0(s, x)], x, s) as Value };
+      const f0 = fs[0] as (scope: Scope, exec: Exec) => Value;
+      return { isAsync: false, evaluate: (scope, exec) => fn([f0(scope, exec)], exec, scope) as Value };
     }
     return {
-      a: false,
-      f: (s, x) =>
+      isAsync: false,
+      evaluate: (scope, exec) =>
         fn(
-          fs.map((f) => f(s, x)),
-          x,
-          s,
+          fs.map((f) => f(scope, exec)),
+          exec,
+          scope,
         ) as Value,
     };
   }
   return {
-    a: true,
-    f: async (s, x) => {
+    isAsync: true,
+    evaluate: async (scope, exec) => {
       const vals: Value[] = [];
-      for (const a of args) vals.push(await a.f(s, x));
-      return fn(vals, x, s);
+      for (const a of args) vals.push(await a.evaluate(scope, exec));
+      return fn(vals, exec, scope);
     },
   };
 }

@@ -1,5 +1,5 @@
 // Package edge of the local Cloud Workflows engine: parse/deploy, run, the engine with executions, connectors.
-export { type ParseOptions, parseWorkflow, type WorkflowProgram } from "./compiler.ts";
+export { type ParseOptions, parseWorkflow, type WorkflowProgram } from "./compile/program.ts";
 export { callConnector, connectorParams } from "./connectors/call.ts";
 export { type ConnectorRegistryOptions, createConnectorRegistry } from "./connectors/defaults.ts";
 export {

@@ -4,21 +4,21 @@ import type { Value } from "./values.ts";
 
 /** How a block of steps ended, when not by running off its last step. */
 export type Signal =
-  | { k: "next"; target: string }
-  | { k: "break" }
-  | { k: "continue" }
-  | { k: "end" }
-  | { k: "return"; value: Value };
+  | { kind: "next"; target: string }
+  | { kind: "break" }
+  | { kind: "continue" }
+  | { kind: "end" }
+  | { kind: "return"; value: Value };
 
-export const BREAK: Signal = Object.freeze({ k: "break" });
-export const CONTINUE: Signal = Object.freeze({ k: "continue" });
-export const END: Signal = Object.freeze({ k: "end" });
+export const BREAK: Signal = Object.freeze({ kind: "break" });
+export const CONTINUE: Signal = Object.freeze({ kind: "continue" });
+export const END: Signal = Object.freeze({ kind: "end" });
 
 export type StepResult = Signal | undefined | Promise<Signal | undefined>;
 
 export interface Step {
   name: string;
-  exec: (s: Scope, x: Exec) => StepResult;
+  exec: (scope: Scope, exec: Exec) => StepResult;
 }
 
 /** Steps at one level, and where each named step is (for `next` jumps within the block). */
@@ -59,7 +59,7 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
 }
 
 /** Runs a block; `next` jumps inside it are followed here, anything else is handed to the caller. */
-export async function runBlock(block: Block, s: Scope, x: Exec): Promise<Signal | undefined> {
+export async function runBlock(block: Block, scope: Scope, exec: Exec): Promise<Signal | undefined> {
   const steps = block.steps;
   const n = steps.length;
   let i = 0;
@@ -67,17 +67,17 @@ export async function runBlock(block: Block, s: Scope, x: Exec): Promise<Signal 
   try {
     while (i < n) {
       st = steps[i] as Step;
-      x.step();
-      x.currentStep = st.name;
+      exec.step();
+      exec.currentStep = st.name;
       // Let timers, I/O and other executions run now and then, so cancel() is seen in CPU-bound loops.
-      if (x.steps % YIELD_EVERY === 0) await yieldToLoop();
-      let r = st.exec(s, x);
+      if (exec.steps % YIELD_EVERY === 0) await yieldToLoop();
+      let r = st.exec(scope, exec);
       if (r !== undefined && isPromise(r)) r = await r;
       if (r === undefined) {
         i++;
         continue;
       }
-      if (r.k === "next") {
+      if (r.kind === "next") {
         const j = block.index.get(r.target);
         if (j !== undefined) {
           i = j;
@@ -89,7 +89,7 @@ export async function runBlock(block: Block, s: Scope, x: Exec): Promise<Signal 
     return undefined;
   } catch (err) {
     if (err instanceof WorkflowError && st !== undefined && !raisedAt.has(err)) {
-      raisedAt.set(err, { step: st.name, routine: s.frame.routine });
+      raisedAt.set(err, { step: st.name, routine: scope.frame.routine });
     }
     throw err;
   }
@@ -101,13 +101,16 @@ export async function callRoutine(
   name: string,
   args: Value[] | Map<string, Value>,
   caller: Scope,
-  x: Exec,
+  exec: Exec,
 ): Promise<Value> {
   const r = routines.get(name);
   if (!r) return raise("SystemError", `subworkflow ${name} is not defined`);
   const depth = caller.frame.callDepth + 1;
-  if (depth > x.limits.maxCallDepth) {
-    raise("RecursionError", `maximum call stack depth of ${x.limits.maxCallDepth} exceeded calling ${name}`);
+  if (depth > exec.limits.maxCallDepth) {
+    raise(
+      "RecursionError",
+      `maximum call stack depth of ${exec.limits.maxCallDepth} exceeded calling ${name}`,
+    );
   }
   const scope = new Scope(null, {
     routine: name,
@@ -115,29 +118,29 @@ export async function callRoutine(
     parallelDepth: caller.frame.parallelDepth,
   });
   try {
-    bindParams(r, args, scope, x);
-    const prev = x.currentRoutine;
-    x.currentRoutine = name;
+    bindParams(r, args, scope, exec);
+    const prev = exec.currentRoutine;
+    exec.currentRoutine = name;
     try {
-      const sig = await runBlock(r.body, scope, x);
-      return sig !== undefined && sig.k === "return" ? sig.value : null;
+      const sig = await runBlock(r.body, scope, exec);
+      return sig !== undefined && sig.kind === "return" ? sig.value : null;
     } finally {
-      x.currentRoutine = prev;
+      exec.currentRoutine = prev;
     }
   } finally {
-    x.release(scope);
+    exec.release(scope);
   }
 }
 
-export function bindParams(r: Routine, args: Value[] | Map<string, Value>, scope: Scope, x: Exec): void {
+export function bindParams(r: Routine, args: Value[] | Map<string, Value>, scope: Scope, exec: Exec): void {
   if (Array.isArray(args)) {
     if (args.length > r.params.length) {
       raise("TypeError", `${r.name} takes ${r.params.length} arguments, got ${args.length}`);
     }
     r.params.forEach((p, i) => {
-      if (i < args.length) defineVar(scope, x, p.name, args[i] as Value);
+      if (i < args.length) defineVar(scope, exec, p.name, args[i] as Value);
       else if (p.required) raise("TypeError", `${r.name}: missing argument '${p.name}'`);
-      else defineVar(scope, x, p.name, p.default);
+      else defineVar(scope, exec, p.name, p.default);
     });
     return;
   }
@@ -146,8 +149,8 @@ export function bindParams(r: Routine, args: Value[] | Map<string, Value>, scope
   }
   for (const p of r.params) {
     const v = args.get(p.name);
-    if (v !== undefined) defineVar(scope, x, p.name, v);
+    if (v !== undefined) defineVar(scope, exec, p.name, v);
     else if (p.required) raise("TypeError", `${r.name}: missing argument '${p.name}'`);
-    else defineVar(scope, x, p.name, p.default);
+    else defineVar(scope, exec, p.name, p.default);
   }
 }

@@ -1,6 +1,7 @@
 import { raise } from "./errors.ts";
 import {
   compareNumbers,
+  doubleToString,
   hasKey,
   INT64_MAX,
   INT64_MIN,
@@ -10,9 +11,77 @@ import {
   valuesEqual,
 } from "./values.ts";
 
-// Operator semantics (docs, "Syntax > Data types" and the expressions reference): ints stay ints under
-// + - * // %, `/` always gives a double, mixing int and double gives a double. Int results outside int64
-// raise ValueError (the docs give ints as 64-bit signed and do not describe wrapping; we never wrap).
+// Operator semantics (docs, "Data types, functions, operators" —
+// https://cloud.google.com/workflows/docs/reference/syntax/datatypes — and the expressions reference): ints stay
+// ints under + - * // %, `/` always gives a double, mixing int and double gives a double. Int results outside
+// int64 raise ValueError (the docs give ints as 64-bit signed and do not describe wrapping; we never wrap).
+
+/** The operand types the page's "Implicit data type conversions" tables have rows and columns for. */
+export type OperandKind = "INTEGER" | "DOUBLE" | "STRING" | "BOOL";
+/** What a table cell says the operator gives: a value of that type, or an error (TypeError here). */
+export type Outcome = OperandKind | "ERROR";
+type Table = Readonly<Record<OperandKind, Readonly<Record<OperandKind, Outcome>>>>;
+
+export const OPERAND_KINDS: readonly OperandKind[] = ["INTEGER", "DOUBLE", "STRING", "BOOL"];
+
+const arithmetic: Table = {
+  INTEGER: { INTEGER: "INTEGER", DOUBLE: "DOUBLE", STRING: "ERROR", BOOL: "ERROR" },
+  DOUBLE: { INTEGER: "DOUBLE", DOUBLE: "DOUBLE", STRING: "ERROR", BOOL: "ERROR" },
+  STRING: { INTEGER: "ERROR", DOUBLE: "ERROR", STRING: "ERROR", BOOL: "ERROR" },
+  BOOL: { INTEGER: "ERROR", DOUBLE: "ERROR", STRING: "ERROR", BOOL: "ERROR" },
+};
+const ordering: Table = {
+  INTEGER: { INTEGER: "BOOL", DOUBLE: "BOOL", STRING: "ERROR", BOOL: "ERROR" },
+  DOUBLE: { INTEGER: "BOOL", DOUBLE: "BOOL", STRING: "ERROR", BOOL: "ERROR" },
+  STRING: { INTEGER: "ERROR", DOUBLE: "ERROR", STRING: "BOOL", BOOL: "ERROR" },
+  BOOL: { INTEGER: "ERROR", DOUBLE: "ERROR", STRING: "ERROR", BOOL: "ERROR" },
+};
+const equality: Table = {
+  INTEGER: { INTEGER: "BOOL", DOUBLE: "BOOL", STRING: "BOOL", BOOL: "BOOL" },
+  DOUBLE: { INTEGER: "BOOL", DOUBLE: "BOOL", STRING: "BOOL", BOOL: "BOOL" },
+  STRING: { INTEGER: "BOOL", DOUBLE: "BOOL", STRING: "BOOL", BOOL: "BOOL" },
+  BOOL: { INTEGER: "BOOL", DOUBLE: "BOOL", STRING: "BOOL", BOOL: "BOOL" },
+};
+
+/**
+ * Result type of `left OP right` for every pair of operand types, row = left operand, column = right.
+ *
+ * `+` is the page's "+ operator" table, cell for cell: a string with an int, double, string or bool gives
+ * a string (the other operand written as `string()` writes it: `"n" + 1.0` is `"n1.0"`; the page gives the
+ * result type, not the text, and `string()` is the service's own int/double/bool-to-text), a bool with a
+ * number or a bool is an error. The copy of the page we could read ends after that table, so the other
+ * operators' cells follow the rules the page and the error-types page state in prose, as the engine did
+ * before: `-`, `*`, `/`, `//`, `%` take numbers only (`/` always gives a double); `<`, `<=`, `>`, `>=` order
+ * numbers with numbers and strings with strings (booleans have no documented order); `==` and `!=` take any
+ * pair and are false across types other than int/double. Re-check them against the page when it can be read
+ * whole; a changed cell is a change to this table, its implementation below and the conformance case. The operators are implemented below with fast paths for
+ * the common cells; `test/unit/workflows/operators-table.test.ts` checks every cell of every table against
+ * them, and the conformance corpus (expressions/implicit-conversions.yaml) has a case per cell.
+ */
+export const IMPLICIT_CONVERSIONS: Readonly<Record<string, Table>> = {
+  "+": {
+    INTEGER: { INTEGER: "INTEGER", DOUBLE: "DOUBLE", STRING: "STRING", BOOL: "ERROR" },
+    DOUBLE: { INTEGER: "DOUBLE", DOUBLE: "DOUBLE", STRING: "STRING", BOOL: "ERROR" },
+    STRING: { INTEGER: "STRING", DOUBLE: "STRING", STRING: "STRING", BOOL: "STRING" },
+    BOOL: { INTEGER: "ERROR", DOUBLE: "ERROR", STRING: "STRING", BOOL: "ERROR" },
+  },
+  "-": arithmetic,
+  "*": arithmetic,
+  "/": {
+    INTEGER: { INTEGER: "DOUBLE", DOUBLE: "DOUBLE", STRING: "ERROR", BOOL: "ERROR" },
+    DOUBLE: { INTEGER: "DOUBLE", DOUBLE: "DOUBLE", STRING: "ERROR", BOOL: "ERROR" },
+    STRING: arithmetic.STRING,
+    BOOL: arithmetic.BOOL,
+  },
+  "//": arithmetic,
+  "%": arithmetic,
+  "<": ordering,
+  "<=": ordering,
+  ">": ordering,
+  ">=": ordering,
+  "==": equality,
+  "!=": equality,
+};
 
 function checkInt(r: bigint): bigint {
   if (r > INT64_MAX || r < INT64_MIN) raise("ValueError", "integer overflow");
@@ -27,6 +96,22 @@ function toDouble(v: bigint | number): number {
   return typeof v === "bigint" ? Number(v) : v;
 }
 
+/** How `+` writes a scalar next to a string; undefined for the types the "+ operator" table has no cell for. */
+function concatText(v: Value): string | undefined {
+  switch (typeof v) {
+    case "string":
+      return v;
+    case "bigint":
+      return v.toString();
+    case "number":
+      return doubleToString(v);
+    case "boolean":
+      return v ? "true" : "false";
+    default:
+      return undefined;
+  }
+}
+
 export function add(a: Value, b: Value): Value {
   const ta = typeof a;
   const tb = typeof b;
@@ -34,6 +119,12 @@ export function add(a: Value, b: Value): Value {
   if (ta === "string" && tb === "string") return (a as string) + (b as string);
   if ((ta === "number" || ta === "bigint") && (tb === "number" || tb === "bigint")) {
     return toDouble(a as number) + toDouble(b as number);
+  }
+  // A string with an int, double or bool: the "+ operator" table's STRING row and column.
+  if (ta === "string" || tb === "string") {
+    const left = concatText(a);
+    const right = concatText(b);
+    if (left !== undefined && right !== undefined) return left + right;
   }
   return operandError("+", a, b);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { BatchlineError } from "../../core/errors.ts";
 import { createLogger, type Logger } from "../../core/logger.ts";
-import type { WorkflowProgram } from "./compiler.ts";
+import type { WorkflowProgram } from "./compile/program.ts";
 import { createConnectorRegistry } from "./connectors/defaults.ts";
 import type { ConnectorRegistry } from "./connectors/registry.ts";
 import { ExecutionCancelled, errorMap, WorkflowError } from "./errors.ts";
@@ -141,7 +141,7 @@ export function startExecution(program: WorkflowProgram, options: RunOptions = {
       const param = main.params[0];
       if (param) defineVar(scope, exec, param.name, fromPlain(JSON.parse(argumentText)));
       const sig = await runBlock(main.body, scope, exec);
-      const value: Value = sig !== undefined && sig.k === "return" ? sig.value : null;
+      const value: Value = sig !== undefined && sig.kind === "return" ? sig.value : null;
       try {
         return finish({ state: "SUCCEEDED", result: toPlain(value) });
       } catch (err) {

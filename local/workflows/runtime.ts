@@ -143,12 +143,12 @@ export class Exec {
 }
 
 /** The copy a variable keeps of a value, and its size; strings over the string limit are refused. */
-function own(ex: Exec, v: Value): Value {
+function own(exec: Exec, v: Value): Value {
   if (typeof v === "string") {
-    if (v.length > ex.limits.maxStringLength) {
+    if (v.length > exec.limits.maxStringLength) {
       raise(
         "ResourceLimitError",
-        `string of ${v.length} characters exceeds the ${ex.limits.maxStringLength} limit`,
+        `string of ${v.length} characters exceeds the ${exec.limits.maxStringLength} limit`,
       );
     }
     return v;
@@ -171,14 +171,14 @@ function holder(scope: Scope, name: string): Scope {
 }
 
 /** `name: value` — the value is copied (pass by value) and charged. */
-export function setVar(scope: Scope, ex: Exec, name: string, v: Value): void {
+export function setVar(scope: Scope, exec: Exec, name: string, v: Value): void {
   const dest = holder(scope, name);
-  const owned = own(ex, v);
-  if (ex.account) {
+  const owned = own(exec, v);
+  if (exec.account) {
     const size = sizeFor(owned);
     const old = dest.sizes.get(name) ?? 0;
     if (size !== old) {
-      ex.charge(dest, size - old);
+      exec.charge(dest, size - old);
       dest.sizes.set(name, size);
     }
   }
@@ -186,13 +186,13 @@ export function setVar(scope: Scope, ex: Exec, name: string, v: Value): void {
 }
 
 /** Defines `name` in this very scope (parameters, loop variables), shadowing any outer one. */
-export function defineVar(scope: Scope, ex: Exec, name: string, v: Value): void {
-  const owned = own(ex, v);
-  if (ex.account) {
+export function defineVar(scope: Scope, exec: Exec, name: string, v: Value): void {
+  const owned = own(exec, v);
+  if (exec.account) {
     const size = sizeFor(owned);
     const old = scope.sizes.get(name) ?? 0;
     if (size !== old) {
-      ex.charge(scope, size - old);
+      exec.charge(scope, size - old);
       scope.sizes.set(name, size);
     }
   }
@@ -203,7 +203,7 @@ export function defineVar(scope: Scope, ex: Exec, name: string, v: Value): void 
  * `root.a[0].b: value`. Every container on the way must exist, except that missing map keys on the way are
  * created as empty maps; the last key of a map is created or replaced, the last index of a list must exist.
  */
-export function setPath(scope: Scope, ex: Exec, root: string, keys: Value[], v: Value): void {
+export function setPath(scope: Scope, exec: Exec, root: string, keys: Value[], v: Value): void {
   const dest = holder(scope, root);
   let container = dest.vars.get(root);
   if (container === undefined) raise("KeyError", `variable not defined: ${root}`);
@@ -217,26 +217,26 @@ export function setPath(scope: Scope, ex: Exec, root: string, keys: Value[], v: 
     }
     container = step(container as Value, k);
   }
-  if (created > 0 && ex.account) chargePath(ex, dest, root, created);
+  if (created > 0 && exec.account) chargePath(exec, dest, root, created);
   const last = keys[keys.length - 1] as Value;
-  const owned = own(ex, v);
+  const owned = own(exec, v);
   let oldSize = 0;
   let keySize = 0;
   if (Array.isArray(container)) {
     if (typeof last !== "bigint") raise("TypeError", `list indices must be integers, got ${typeName(last)}`);
     if (last < 0n || last >= BigInt(container.length))
       raise("IndexError", `list index out of range: ${last}`);
-    if (ex.account) oldSize = sizeFor(container[Number(last)] as Value);
-    if (ex.account) chargePath(ex, dest, root, sizeFor(owned) - oldSize);
+    if (exec.account) oldSize = sizeFor(container[Number(last)] as Value);
+    if (exec.account) chargePath(exec, dest, root, sizeFor(owned) - oldSize);
     container[Number(last)] = owned;
     return;
   }
   if (isMap(container)) {
     if (typeof last !== "string") raise("TypeError", `map keys must be strings, got ${typeName(last)}`);
-    if (ex.account) {
+    if (exec.account) {
       if (hasKey(container, last)) oldSize = sizeFor(container[last] as Value);
       else keySize = 8 + last.length;
-      chargePath(ex, dest, root, sizeFor(owned) - oldSize + keySize);
+      chargePath(exec, dest, root, sizeFor(owned) - oldSize + keySize);
     }
     container[last] = owned;
     return;
@@ -244,9 +244,9 @@ export function setPath(scope: Scope, ex: Exec, root: string, keys: Value[], v: 
   raise("TypeError", `cannot assign into a ${typeName(container as Value)}`);
 }
 
-function chargePath(ex: Exec, dest: Scope, root: string, delta: number): void {
+function chargePath(exec: Exec, dest: Scope, root: string, delta: number): void {
   if (delta === 0) return;
-  ex.charge(dest, delta);
+  exec.charge(dest, delta);
   dest.sizes.set(root, (dest.sizes.get(root) ?? 0) + delta);
 }
 

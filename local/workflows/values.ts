@@ -40,6 +40,14 @@ export function typeName(v: Value): TypeName {
   }
 }
 
+/** Python-like repr of a double: integral values keep a `.0` (what `string()` and `+` with a string give). */
+export function doubleToString(d: number): string {
+  if (Number.isNaN(d)) return "nan";
+  if (!Number.isFinite(d)) return d > 0 ? "inf" : "-inf";
+  if (Number.isInteger(d) && Math.abs(d) < 1e16) return `${d}.0`;
+  return String(d);
+}
+
 export function isMap(v: Value | undefined): v is ValueMap {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }

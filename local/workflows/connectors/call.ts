@@ -83,37 +83,37 @@ export async function callConnector(
   name: string,
   handler: ConnectorHandler,
   rawArgs: ValueMap,
-  ex: Exec,
+  exec: Exec,
 ): Promise<Value> {
   const args = newMap();
   for (const k in rawArgs) if (k !== "connector_params") args[k] = rawArgs[k] as Value;
   const params = connectorParams(name, handler, rawArgs.connector_params);
-  const deadline = ex.clock.now() + params.timeout * 1000;
+  const deadline = exec.clock.now() + params.timeout * 1000;
   const timedOut = (): never =>
     raise("TimeoutError", `${name}: the call did not finish within ${params.timeout} seconds`);
   const ctx: ConnectorContext = {
     name,
     params,
-    signal: ex.signal,
-    now: () => ex.clock.now(),
+    signal: exec.signal,
+    now: () => exec.clock.now(),
     sleep: async (ms) => {
-      if (ex.clock.now() + ms > deadline) timedOut();
-      await ex.sleep(ms);
+      if (exec.clock.now() + ms > deadline) timedOut();
+      await exec.sleep(ms);
     },
     request: async (method, url, options = {}) => {
-      const remaining = (deadline - ex.clock.now()) / 1000;
+      const remaining = (deadline - exec.clock.now()) / 1000;
       if (remaining <= 0) timedOut();
       const res = await httpRequest(
         name,
         {
           method,
           url,
-          timeout: Math.min(remaining, ex.limits.maxHttpTimeoutSeconds),
+          timeout: Math.min(remaining, exec.limits.maxHttpTimeoutSeconds),
           body: options.body,
           headers: options.headers,
           query: options.query,
         },
-        ex,
+        exec,
       );
       const m = res as ValueMap;
       return {

@@ -100,7 +100,7 @@ function networkError(err: unknown, url: string): never {
 }
 
 /** Makes one HTTP request with the service's conventions; non-2xx raises HttpError with code/headers/body. */
-export async function httpRequest(fn: string, req: HttpRequestArgs, ex: Exec): Promise<Value> {
+export async function httpRequest(fn: string, req: HttpRequestArgs, exec: Exec): Promise<Value> {
   const url = new URL(req.url);
   const q = queryString(fn, req.query);
   if (q) url.search = url.search ? `${url.search}&${q}` : q;
@@ -145,23 +145,23 @@ export async function httpRequest(fn: string, req: HttpRequestArgs, ex: Exec): P
   }
   const timeoutSec =
     req.timeout === undefined || req.timeout === null
-      ? ex.limits.defaultHttpTimeoutSeconds
+      ? exec.limits.defaultHttpTimeoutSeconds
       : seconds(argNumber(fn, "timeout", req.timeout));
-  if (!(timeoutSec > 0) || timeoutSec > ex.limits.maxHttpTimeoutSeconds) {
+  if (!(timeoutSec > 0) || timeoutSec > exec.limits.maxHttpTimeoutSeconds) {
     raise(
       "ValueError",
-      `${fn}: timeout must be more than 0 and at most ${ex.limits.maxHttpTimeoutSeconds} seconds`,
+      `${fn}: timeout must be more than 0 and at most ${exec.limits.maxHttpTimeoutSeconds} seconds`,
     );
   }
   const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutSec * 1000)));
-  const signal = AbortSignal.any([ex.signal, timeout]);
+  const signal = AbortSignal.any([exec.signal, timeout]);
   let res: Response;
   let bytes: Uint8Array;
   try {
     res = await fetch(url, { method: req.method, headers, body, signal });
-    bytes = await readLimited(res, ex.limits.maxHttpResponseBytes);
+    bytes = await readLimited(res, exec.limits.maxHttpResponseBytes);
   } catch (err) {
-    if (ex.signal.aborted) throw new ExecutionCancelled();
+    if (exec.signal.aborted) throw new ExecutionCancelled();
     if (timeout.aborted)
       raise("TimeoutError", `${fn}: no response from ${url.origin} within ${timeoutSec} seconds`);
     if (err instanceof Error && err.name === "WorkflowError") throw err;
@@ -194,7 +194,7 @@ function method(m: string): FunctionDef {
     params,
     required: 1,
     blocking: true,
-    fn: (a, ex) => {
+    fn: (a, exec) => {
       const get = (p: string) => a[params.indexOf(p)];
       return httpRequest(
         name,
@@ -207,7 +207,7 @@ function method(m: string): FunctionDef {
           query: get("query"),
           auth: get("auth"),
         },
-        ex,
+        exec,
       );
     },
   };
@@ -224,7 +224,7 @@ export const HTTP_FUNCTIONS: FunctionDef[] = [
     params: ["method", ...REQUEST_PARAMS],
     required: 2,
     blocking: true,
-    fn: (a, ex) => {
+    fn: (a, exec) => {
       const m = argString("http.request", "method", a[0]).toUpperCase();
       if (!["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].includes(m)) {
         raise("ValueError", `http.request: unsupported method ${m}`);
@@ -240,7 +240,7 @@ export const HTTP_FUNCTIONS: FunctionDef[] = [
           query: a[5],
           auth: a[6],
         },
-        ex,
+        exec,
       );
     },
   },

@@ -1,24 +1,17 @@
 import { HTTP_FUNCTIONS } from "./http.ts";
+import { NOT_EMULATED_FUNCTIONS } from "./published.ts";
 import { PURE_FUNCTIONS } from "./pure.ts";
 import { SYS_BLOCKING } from "./sys.ts";
 import type { FunctionDef } from "./types.ts";
 
 const ALL = new Map<string, FunctionDef>(
-  [...PURE_FUNCTIONS, ...SYS_BLOCKING, ...HTTP_FUNCTIONS].map((f) => [f.name, f]),
+  [...PURE_FUNCTIONS, ...SYS_BLOCKING, ...HTTP_FUNCTIONS, ...NOT_EMULATED_FUNCTIONS].map((f) => [f.name, f]),
 );
 
 /** The standard-library function called `name`, if there is one. */
 export function stdlibFunction(name: string): FunctionDef | undefined {
   return ALL.get(name);
 }
-
-/** Names the local engine knows but does not provide, with the reason given at deploy time. */
-export const UNSUPPORTED_FUNCTIONS: Readonly<Record<string, string>> = {
-  "events.await_callback": "callbacks are not supported by the local engine",
-  "events.create_callback_endpoint": "callbacks are not supported by the local engine",
-  "experimental.executions.map": "experimental.executions is not supported by the local engine",
-  "experimental.executions.run": "experimental.executions is not supported by the local engine",
-};
 
 /** Named retry policies usable as `retry: ${…}` (docs, "Standard library > http" and "retry"). */
 export const RETRY_POLICIES: Readonly<

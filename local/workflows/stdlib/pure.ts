@@ -3,6 +3,7 @@ import { raise } from "../errors.ts";
 import {
   BytesNotJsonError,
   copyValue,
+  doubleToString,
   hasKey,
   INT64_MAX,
   INT64_MIN,
@@ -42,14 +43,6 @@ const def = (name: string, params: string[], required: number, fn: Fn): Function
   blocking: false,
   fn,
 });
-
-/** Python-like repr of a double: integral values keep a `.0`. */
-export function doubleToString(d: number): string {
-  if (Number.isNaN(d)) return "nan";
-  if (!Number.isFinite(d)) return d > 0 ? "inf" : "-inf";
-  if (Number.isInteger(d) && Math.abs(d) < 1e16) return `${d}.0`;
-  return String(d);
-}
 
 function toInt(v: Value | undefined): bigint {
   switch (typeof v) {
@@ -543,13 +536,13 @@ export const PURE_FUNCTIONS: FunctionDef[] = [
     httpRetryable(a[0] as Value, NON_IDEMPOTENT_CODES, false),
   ),
 
-  def("sys.get_env", ["name", "default"], 1, (a, ex) => {
+  def("sys.get_env", ["name", "default"], 1, (a, exec) => {
     const name = argString("sys.get_env", "name", a[0]);
-    const v = ex.env.get(name);
+    const v = exec.env.get(name);
     if (v !== undefined) return v;
     // Without a default, an unset variable reads as null (docs, stdlib sys.get_env).
     if (a[1] === undefined || a[1] === null) return null;
     return argString("sys.get_env", "default", a[1]);
   }),
-  def("sys.now", [], 0, (_a, ex) => ex.clock.now() / 1000),
+  def("sys.now", [], 0, (_a, exec) => exec.clock.now() / 1000),
 ];

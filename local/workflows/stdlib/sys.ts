@@ -32,7 +32,7 @@ export const SYS_BLOCKING: FunctionDef[] = [
     params: ["data", "severity", "text", "json", "timeout"],
     required: 0,
     blocking: true,
-    fn: (a, ex) => {
+    fn: (a, exec) => {
       const [data, severity, text, json] = a;
       const given = [data, text, json].filter((v) => v !== undefined).length;
       if (given !== 1) raise("TypeError", "sys.log: give exactly one of data, text or json");
@@ -44,12 +44,12 @@ export const SYS_BLOCKING: FunctionDef[] = [
       if (text !== undefined) payload = typeof text === "string" ? text : logPayload(text as Value);
       else if (json !== undefined) payload = logPayload(json as Value);
       else payload = logPayload(data as Value);
-      ex.log({
+      exec.log({
         severity: sev,
         payload,
-        time: new Date(ex.clock.now()).toISOString(),
-        executionId: ex.executionId,
-        step: ex.currentStep,
+        time: new Date(exec.clock.now()).toISOString(),
+        executionId: exec.executionId,
+        step: exec.currentStep,
       });
       return null;
     },
@@ -59,10 +59,10 @@ export const SYS_BLOCKING: FunctionDef[] = [
     params: ["seconds"],
     required: 1,
     blocking: true,
-    fn: async (a, ex) => {
+    fn: async (a, exec) => {
       const s = seconds(argNumber("sys.sleep", "seconds", a[0]));
       if (!(s >= 0)) raise("ValueError", "sys.sleep: seconds must not be negative");
-      await ex.sleep(s * 1000);
+      await exec.sleep(s * 1000);
       return null;
     },
   },
@@ -71,9 +71,9 @@ export const SYS_BLOCKING: FunctionDef[] = [
     params: ["time"],
     required: 1,
     blocking: true,
-    fn: async (a, ex) => {
+    fn: async (a, exec) => {
       const until = parseTime("sys.sleep_until", a[0]);
-      await ex.sleep(Math.max(0, until * 1000 - ex.clock.now()));
+      await exec.sleep(Math.max(0, until * 1000 - exec.clock.now()));
       return null;
     },
   },

@@ -14,5 +14,5 @@ export interface FunctionDef {
   blocking: boolean;
   /** Accept named arguments not in `params` (connectors take whatever their API takes). */
   open?: boolean;
-  fn: (args: (Value | undefined)[], ex: Exec, scope: Scope) => Value | Promise<Value>;
+  fn: (args: (Value | undefined)[], exec: Exec, scope: Scope) => Value | Promise<Value>;
 }

@@ -88,6 +88,30 @@ describe("batchline workflows check", () => {
     expect(cli("check", path)).toMatchObject({ code: 0, stdout: `${path}: ok\n` });
   });
 
+  it("accepts published connectors and gke functions, and run names the one it cannot emulate", () => {
+    const path = file(
+      "published.yaml",
+      [
+        "- secret:",
+        "    call: googleapis.secretmanager.v1.projects.secrets.versions.accessString",
+        "    args: {secret_id: db}",
+        "- job:",
+        "    call: gke.create_job",
+        "    args: {cluster_id: c, job: {}}",
+        "",
+      ].join("\n"),
+    );
+    expect(cli("check", path)).toMatchObject({ code: 0, stdout: `${path}: ok\n` });
+    const r = cli("run", path);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stderr)).toMatchObject({
+      tags: ["SystemError"],
+      message: expect.stringContaining(
+        "connector googleapis.secretmanager.v1.projects.secrets.versions.accessString is not emulated by the local cloud; emulated connectors: googleapis.batch.v1.",
+      ),
+    });
+  });
+
   it("exits 0 when all files deploy", () => {
     expect(cli("check", file("good2.yaml", SUM)).code).toBe(0);
   });

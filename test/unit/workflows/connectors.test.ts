@@ -169,7 +169,7 @@ describe("connector calls", () => {
     });
     expect(rec.error?.payload).toEqual({
       message:
-        "connector googleapis.things.v1.things.create is not registered in this execution's connector registry",
+        "connector googleapis.things.v1.things.create is not emulated by the local cloud; emulated connectors: none",
       tags: ["SystemError"],
     });
   });

@@ -145,27 +145,22 @@ describe("deploy: rejected sources name the file, the step and the reason", () =
     expect(deployProblems(src)[0]?.message).toBe('call to f is missing argument "b"');
   });
 
-  it("names an unknown connector and accepts one once registered", () => {
-    const src = "- c:\n    call: googleapis.batch.v1.projects.locations.jobs.create\n    args: {parent: p}\n";
-    expect(deployProblems(src)[0]?.message).toBe(
-      "unknown connector googleapis.batch.v1.projects.locations.jobs.create: no handler is registered under that name",
-    );
+  it("checks a connector against its registered handler when the local cloud emulates it", () => {
+    const src =
+      "- c:\n    call: googleapis.batch.v1.projects.locations.jobs.create\n    args: {parent: p, jobId: j}\n";
+    expect(parseWorkflow(src).connectors).toEqual(["googleapis.batch.v1.projects.locations.jobs.create"]);
     const registry = createConnectorRegistry({ empty: true }).register(
       "googleapis.batch.v1.projects.locations.jobs.create",
       {
         idempotent: false,
+        params: ["parent"],
+        required: ["parent"],
         call: async () => null,
       },
     );
-    expect(parseWorkflow(src, { connectors: registry }).connectors).toEqual([
-      "googleapis.batch.v1.projects.locations.jobs.create",
-    ]);
-  });
-
-  it("says callbacks are not supported rather than unknown", () => {
-    expect(
-      deployProblems("- c:\n    call: events.await_callback\n    args: {callback: x}\n")[0]?.message,
-    ).toContain("callbacks are not supported by the local engine");
+    expect(() => parseWorkflow(src, { connectors: registry })).toThrow(
+      'connector googleapis.batch.v1.projects.locations.jobs.create has no argument "jobId"',
+    );
   });
 
   it("rejects assigning an outer variable in a parallel branch unless it is shared", () => {
@@ -188,6 +183,34 @@ describe("deploy: rejected sources name the file, the step and the reason", () =
     expect(() =>
       parseWorkflow(src.replace("parallel:\n", "parallel:\n      shared: [total]\n")),
     ).not.toThrow();
+  });
+
+  it("accepts except as: naming an outer variable in a branch, but still not an assignment to it", () => {
+    const src = `
+- init:
+    assign: [e: 0]
+- par:
+    parallel:
+      branches:
+        - b1:
+            steps:
+              - t:
+                  try:
+                    raise: boom
+                  except:
+                    as: e
+                    steps:
+                      - again:
+                          assign: [e: 1]
+`;
+    expect(deployProblems(src)).toEqual([
+      {
+        step: "again",
+        message:
+          'variable "e" belongs to the enclosing scope; list it in the parallel step\'s shared to assign it',
+      },
+    ]);
+    expect(() => parseWorkflow(src.replace("assign: [e: 1]", "assign: [m: 1]"))).not.toThrow();
   });
 
   it("reports every problem at once, not only the first", () => {

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: workflow sources spell ${…} expressions on purpose
 import { describe, expect, it } from "vitest";
-import { expr, failure, result } from "./helpers.ts";
+import { deployProblems, expr, failure, result } from "./helpers.ts";
 
 describe("expressions: int and double", () => {
   it.each([
@@ -44,12 +44,48 @@ describe("expressions: int and double", () => {
   });
 });
 
+describe("expressions: if()", () => {
+  it("needs exactly three arguments at deploy", () => {
+    expect(deployProblems(expr("if(true, 1)"))[0]?.message).toBe(
+      "if takes 3 arguments (condition, ifTrue, ifFalse), got 2",
+    );
+  });
+
+  it("evaluates only the chosen argument, also when it calls a subworkflow", async () => {
+    const src = `
+main:
+  steps:
+    - r:
+        return: \${if(false, boom(), twice(2))}
+boom:
+  steps:
+    - b:
+        raise: "not me"
+twice:
+  params: [n]
+  steps:
+    - t:
+        return: \${n * 2}
+`;
+    expect(await result(src)).toBe(4);
+  });
+});
+
 describe("expressions: strings, lists, maps", () => {
-  it("concatenates strings with + and refuses string + int", async () => {
+  it("concatenates strings with +, writing a number or bool beside a string as string() does", async () => {
     expect(await result(expr('"a" + "b" + string(1)'))).toBe("ab1");
-    const e = await failure(expr('"a" + 1'));
+    expect(await result(expr('["n=" + 1, 2.0 + "x", "b:" + false, 0.5 + ""]'))).toEqual([
+      "n=1",
+      "2.0x",
+      "b:false",
+      "0.5",
+    ]);
+    const e = await failure(expr("true + 1"));
     expect(e.tags).toEqual(["TypeError"]);
-    expect(e.message).toBe("unsupported operand types for +: string and integer");
+    expect(e.message).toBe("unsupported operand types for +: boolean and integer");
+    expect((await failure(expr('null + "a"'))).message).toBe(
+      "unsupported operand types for +: null and string",
+    );
   });
 
   it("reads maps with . and [] and lists with []", async () => {
