@@ -5,9 +5,13 @@ import { defineConfig } from "vitest/config";
 // Tests talk only to loopback emulators. Without this, Google's auth library probes the GCE metadata server
 // (169.254.169.254), which is off this machine: never let a test send traffic there.
 const env = { METADATA_SERVER_DETECTION: "none" };
+// Tests are quiet when green: console output (which is where core/logger writes under vitest) is captured per
+// test and printed only for a test that fails.
+const silent = "passed-only" as const;
 
 export default defineConfig({
   test: {
+    silent,
     projects: [
       {
         test: {

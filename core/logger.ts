@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { type Logger, type LoggerOptions, pino } from "pino";
 import pretty from "pino-pretty";
 
@@ -53,7 +54,22 @@ export function createLogger(settings: LoggerSettings): Logger {
       level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }),
     },
   };
-  return settings.destination ? pino(options, settings.destination) : pino(options);
+  const destination = settings.destination ?? (process.env.VITEST ? consoleLines() : undefined);
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Under vitest, log lines go through `console.log`, which the test runner captures per test: with
+ * `silent: "passed-only"` (vitest.config.ts) a green run prints none of them and a failing test shows its own.
+ */
+function consoleLines(): NodeJS.WritableStream {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      const text = chunk.toString().replace(/\n$/, "");
+      if (text !== "") console.log(text);
+      callback();
+    },
+  });
 }
 
 /** Cloud Logging's trace field for a request carrying `X-Cloud-Trace-Context` or `traceparent`. */
