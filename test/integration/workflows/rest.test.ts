@@ -337,6 +337,33 @@ describe("REST endpoints with plain fetch", () => {
     expect(badOrder.status).toBe(400);
   });
 
+  it("resumes a listing after the last execution given, whatever started since", async () => {
+    const start = async (label: string) =>
+      (
+        (await (await post(`${wf("greet")}/executions`, { labels: { suite: label } })).json()) as {
+          name: string;
+        }
+      ).name;
+    const first = await start("resume");
+    const second = await start("resume");
+    const list = async (query: string) =>
+      (await (
+        await fetch(url(`${wf("greet")}/executions?filter=labels.suite%3Dresume&${query}`))
+      ).json()) as {
+        executions: Array<{ name: string }>;
+        nextPageToken?: string;
+      };
+    const page1 = await list("pageSize=1");
+    expect(page1.executions.map((e) => e.name)).toEqual([second]);
+    await start("resume"); // newer than both: an offset would now give `second` again
+    const page2 = await list(`pageSize=1&pageToken=${page1.nextPageToken}`);
+    expect(page2.executions.map((e) => e.name)).toEqual([first]);
+    expect(page2.nextPageToken).toBeUndefined();
+    // A token is only good for the request it came from.
+    const other = await fetch(url(`${wf("greet")}/executions?pageSize=1&pageToken=${page1.nextPageToken}`));
+    expect(other.status).toBe(400);
+  });
+
   it("writes enums as numbers when asked with $alt=json;enum-encoding=int, and names otherwise", async () => {
     const created = (await (
       await post(`${wf("greet")}/executions?%24alt=json%3Benum-encoding%3Dint`, {
