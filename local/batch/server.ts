@@ -1,6 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../core/logger.ts";
+import {
+  intParam,
+  type LocalApiServer,
+  listen,
+  type Params,
+  queryParams,
+  readJsonBody,
+  sendError,
+  sendJson,
+  snakeCase,
+} from "../google-api.ts";
 import { BatchApiError, invalidArgument, notFound } from "./errors.ts";
 import { enumsAsNumbers, V1 } from "./schema.ts";
 import type { LocalBatch } from "./service.ts";
@@ -20,79 +31,8 @@ import type { LocalBatch } from "./service.ts";
  * transport sends) makes enums come back as numbers.
  */
 
-export interface BatchServer {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  port: number;
-  server: Server;
-  close(): Promise<void>;
-}
-
-/** Query parameters every method takes (system parameters). */
-const SYSTEM_PARAMS = new Set([
-  "$alt",
-  "alt",
-  "prettyPrint",
-  "key",
-  "fields",
-  "$fields",
-  "access_token",
-  "quotaUser",
-]);
-
-type Params = Map<string, string>;
-
-function params(url: URL, allowed: readonly string[]): Params {
-  const byName = new Map<string, string>();
-  for (const a of allowed) {
-    byName.set(a, a);
-    byName.set(
-      a.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
-      a,
-    );
-  }
-  const out: Params = new Map();
-  for (const [key, value] of url.searchParams) {
-    if (SYSTEM_PARAMS.has(key)) continue;
-    const canonical = byName.get(key);
-    if (!canonical) {
-      throw invalidArgument(
-        `Invalid JSON payload received. Unknown name "${key}": Cannot bind query parameter. Field '${key}' could not be found in request message.`,
-        [{ field: key, description: `Unknown query parameter "${key}"` }],
-      );
-    }
-    out.set(canonical, value);
-  }
-  return out;
-}
-
-function intParam(p: Params, name: string): number | undefined {
-  const v = p.get(name);
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw invalidArgument(`Invalid value at '${name}' (TYPE_INT32), "${v}"`);
-  return Number(v);
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw invalidArgument(`Invalid JSON payload received. ${(err as Error).message}`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=UTF-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
-}
+/** A local API server on a loopback port (`url` is `http://127.0.0.1:PORT`). */
+export type BatchServer = LocalApiServer;
 
 const SEG = "([^/:]+)";
 const PREFIX = `^/v1/projects/${SEG}/locations/${SEG}`;
@@ -115,8 +55,8 @@ const ROUTES: Route[] = [
     method: "POST",
     pattern: new RegExp(`${PREFIX}/jobs$`),
     run: async (batch, [project, location], url, req) => {
-      const p = params(url, ["jobId", "requestId"]);
-      const body = await readBody(req);
+      const p = queryParams(url, ["jobId", "requestId"]);
+      const body = await readJsonBody(req);
       const parent = `projects/${project}/locations/${location}`;
       const job = await batch.createJob(parent, p.get("jobId"), body, { requestId: p.get("requestId") });
       return { status: 200, body: job, type: `${V1}.Job` };
@@ -126,7 +66,7 @@ const ROUTES: Route[] = [
     method: "GET",
     pattern: new RegExp(`${PREFIX}/jobs$`),
     run: (batch, [project, location], url) => {
-      const p = params(url, ["filter", "orderBy", "pageSize", "pageToken"]);
+      const p = queryParams(url, ["filter", "orderBy", "pageSize", "pageToken"]);
       const list = batch.listJobs(`projects/${project}/locations/${location}`, {
         filter: p.get("filter"),
         orderBy: p.get("orderBy"),
@@ -140,7 +80,7 @@ const ROUTES: Route[] = [
     method: "GET",
     pattern: new RegExp(`${PREFIX}/jobs/${SEG}$`),
     run: (batch, [project, location, job], url) => {
-      params(url, []);
+      queryParams(url, []);
       return {
         status: 200,
         body: batch.getJob(`projects/${project}/locations/${location}/jobs/${job}`),
@@ -152,7 +92,7 @@ const ROUTES: Route[] = [
     method: "DELETE",
     pattern: new RegExp(`${PREFIX}/jobs/${SEG}$`),
     run: (batch, [project, location, job], url) => {
-      const p = params(url, ["reason", "requestId"]);
+      const p = queryParams(url, ["reason", "requestId"]);
       const name = `projects/${project}/locations/${location}/jobs/${job}`;
       return {
         status: 200,
@@ -164,8 +104,8 @@ const ROUTES: Route[] = [
     method: "POST",
     pattern: new RegExp(`${PREFIX}/jobs/${SEG}:cancel$`),
     run: async (batch, [project, location, job], url, req) => {
-      const p = params(url, ["requestId"]);
-      const body = (await readBody(req)) as { requestId?: string; request_id?: string };
+      const p = queryParams(url, ["requestId"]);
+      const body = (await readJsonBody(req)) as { requestId?: string; request_id?: string };
       const requestId = p.get("requestId") ?? body.requestId ?? body.request_id;
       return {
         status: 200,
@@ -177,7 +117,7 @@ const ROUTES: Route[] = [
     method: "GET",
     pattern: new RegExp(`${PREFIX}/jobs/${SEG}/taskGroups/${SEG}/tasks$`),
     run: (batch, [project, location, job, group], url) => {
-      const p = params(url, ["filter", "pageSize", "pageToken"]);
+      const p = queryParams(url, ["filter", "pageSize", "pageToken"]);
       const list = batch.listTasks(
         `projects/${project}/locations/${location}/jobs/${job}/taskGroups/${group}`,
         {
@@ -193,7 +133,7 @@ const ROUTES: Route[] = [
     method: "GET",
     pattern: new RegExp(`${PREFIX}/jobs/${SEG}/taskGroups/${SEG}/tasks/${SEG}$`),
     run: (batch, [project, location, job, group, task], url) => {
-      params(url, []);
+      queryParams(url, []);
       const name = `projects/${project}/locations/${location}/jobs/${job}/taskGroups/${group}/tasks/${task}`;
       return { status: 200, body: batch.getTask(name), type: `${V1}.Task` };
     },
@@ -202,7 +142,7 @@ const ROUTES: Route[] = [
     method: "GET",
     pattern: new RegExp(`${PREFIX}/operations/${SEG}$`),
     run: (batch, [project, location, op], url) => {
-      params(url, []);
+      queryParams(url, []);
       return {
         status: 200,
         body: batch.getOperation(`projects/${project}/locations/${location}/operations/${op}`),
@@ -239,31 +179,11 @@ export function startBatchServer(
       .then(({ status, body, type }) => {
         const url = new URL(req.url ?? "/", "http://localhost");
         const numeric = /enum-encoding=int/.test(url.searchParams.get("$alt") ?? "");
-        send(res, status, numeric && type ? enumsAsNumbers(type, body) : body);
+        sendJson(res, status, numeric && type ? enumsAsNumbers(type, body) : body);
       })
       .catch((err: unknown) => {
-        const error =
-          err instanceof BatchApiError
-            ? err
-            : new BatchApiError("INTERNAL", `Internal error: ${(err as Error).message}`, { cause: err });
-        if (error.status === "INTERNAL") options.logger?.error({ err }, "local batch server: internal error");
-        send(res, error.code, error.toJSON());
+        sendError(res, err, options.logger, "local batch server");
       });
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      const port = (server.address() as AddressInfo).port;
-      resolve({
-        url: `http://${host}:${port}`,
-        port,
-        server,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
+  return listen(server, host, options.port);
 }

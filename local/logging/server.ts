@@ -3,6 +3,17 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "../../core/logger.ts";
 import { BatchApiError, invalidArgument, notFound } from "../batch/errors.ts";
 import type { LocalBatch } from "../batch/index.ts";
+import {
+  intParam,
+  type LocalApiServer,
+  listen,
+  type Params,
+  queryParams,
+  readJsonBody,
+  sendError,
+  sendJson,
+  snakeCase,
+} from "../google-api.ts";
 import { TaskLogEntries } from "./entries.ts";
 import { entryMatches, type FilterableEntry, parseLogFilter, SEVERITY } from "./filter.ts";
 
@@ -15,13 +26,8 @@ import { entryMatches, type FilterableEntry, parseLogFilter, SEVERITY } from "./
  * `$alt=json;enum-encoding=int`, which the client libraries send, makes severities numbers.
  */
 
-export interface LoggingServer {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  port: number;
-  server: Server;
-  close(): Promise<void>;
-}
+/** A local API server on a loopback port (`url` is `http://127.0.0.1:PORT`). */
+export type LoggingServer = LocalApiServer;
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;
@@ -130,27 +136,6 @@ export async function listEntries(
     : { entries: page };
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw invalidArgument(`Invalid JSON payload received. ${(err as Error).message}`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=UTF-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
 /** Serves the task logs of `batch` as Cloud Logging's entries.list on a loopback port (0: any free port). */
 export function startLoggingServer(
   batch: LocalBatch,
@@ -165,38 +150,17 @@ export function startLoggingServer(
         `No method ${req.method} ${url.pathname} in the local Cloud Logging v2 API (entries:list only).`,
       );
     }
-    const result = await listEntries(source, parseRequest(await readBody(req)));
+    const result = await listEntries(source, parseRequest(await readJsonBody(req)));
     const numeric = /enum-encoding=int/.test(url.searchParams.get("$alt") ?? "");
     if (!numeric) return result;
     return { ...result, entries: result.entries.map((e) => ({ ...e, severity: SEVERITY[e.severity] ?? 0 })) };
   };
   const server = createServer((req, res) => {
     handle(req)
-      .then((body) => send(res, 200, body))
+      .then((body) => sendJson(res, 200, body, 0))
       .catch((err: unknown) => {
-        const error =
-          err instanceof BatchApiError
-            ? err
-            : new BatchApiError("INTERNAL", `Internal error: ${(err as Error).message}`, { cause: err });
-        if (error.status === "INTERNAL")
-          options.logger?.error({ err }, "local logging server: internal error");
-        send(res, error.code, error.toJSON());
+        sendError(res, err, options.logger, "local logging server");
       });
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      const port = (server.address() as AddressInfo).port;
-      resolve({
-        url: `http://${host}:${port}`,
-        port,
-        server,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
+  return listen(server, host, options.port);
 }

@@ -3,8 +3,19 @@ import type { AddressInfo } from "node:net";
 import { protos } from "@google-cloud/workflows";
 import { BatchlineError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import { BatchApiError, failedPrecondition, invalidArgument, notFound } from "../batch/errors.ts";
+import { type BatchApiError, failedPrecondition, invalidArgument, notFound } from "../batch/errors.ts";
 import { type FieldLookup, matches, parseFilter } from "../batch/filter.ts";
+import {
+  intParam,
+  type LocalApiServer,
+  listen,
+  type Params,
+  queryParams,
+  readJsonBody,
+  sendError,
+  sendJson,
+  snakeCase,
+} from "../google-api.ts";
 import { type DeployedWorkflow, type Execution, NotFoundError, type WorkflowEngine } from "./engine.ts";
 import { ExecutionArgumentError } from "./run.ts";
 
@@ -27,13 +38,8 @@ import { ExecutionArgumentError } from "./run.ts";
  * created through this server.
  */
 
-export interface WorkflowsServer {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  port: number;
-  server: Server;
-  close(): Promise<void>;
-}
+/** A local API server on a loopback port (`url` is `http://127.0.0.1:PORT`). */
+export type WorkflowsServer = LocalApiServer;
 
 const EXEC = protos.google.cloud.workflows.executions.v1;
 const WF = protos.google.cloud.workflows.v1;
@@ -41,53 +47,6 @@ const CALL_LOG_LEVELS = EXEC.Execution.CallLogLevel as unknown as Record<string,
 const EXECUTION_STATES = EXEC.Execution.State as unknown as Record<string, number>;
 const EXECUTION_VIEWS = EXEC.ExecutionView as unknown as Record<string, number>;
 const WORKFLOW_STATES = WF.Workflow.State as unknown as Record<string, number>;
-
-/** Query parameters every method takes (system parameters). */
-const SYSTEM_PARAMS = new Set([
-  "$alt",
-  "alt",
-  "prettyPrint",
-  "$prettyPrint",
-  "key",
-  "fields",
-  "$fields",
-  "access_token",
-  "quotaUser",
-]);
-
-type Params = Map<string, string>;
-
-function snake(camel: string): string {
-  return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-function params(url: URL, allowed: readonly string[]): Params {
-  const byName = new Map<string, string>();
-  for (const a of allowed) {
-    byName.set(a, a);
-    byName.set(snake(a), a);
-  }
-  const out: Params = new Map();
-  for (const [key, value] of url.searchParams) {
-    if (SYSTEM_PARAMS.has(key)) continue;
-    const canonical = byName.get(key);
-    if (!canonical) {
-      throw invalidArgument(
-        `Invalid JSON payload received. Unknown name "${key}": Cannot bind query parameter. Field '${key}' could not be found in request message.`,
-        [{ field: key, description: `Unknown query parameter "${key}"` }],
-      );
-    }
-    out.set(canonical, value);
-  }
-  return out;
-}
-
-function intParam(p: Params, name: string): number | undefined {
-  const v = p.get(name);
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw invalidArgument(`Invalid value at '${snake(name)}' (TYPE_INT32), "${v}"`);
-  return Number(v);
-}
 
 /** An enum given by name or number (the client libraries send numbers), as its name. */
 function enumValue(
@@ -128,27 +87,6 @@ function viewParam(p: Params, fallback: "BASIC" | "FULL"): "BASIC" | "FULL" {
     /^\d+$/.test(raw) ? Number(raw) : raw,
   );
   return name === "BASIC" || name === "FULL" ? name : fallback;
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw invalidArgument(`Invalid JSON payload received. ${(err as Error).message}`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=UTF-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
 }
 
 type JsonObject = Record<string, unknown>;
@@ -196,7 +134,7 @@ function parseExecutionBody(body: unknown): ExecutionInput {
   const known = new Map<string, string>();
   for (const f of ["argument", "callLogLevel", "labels", ...EXECUTION_OUTPUT_ONLY, ...EXECUTION_ACCEPTED]) {
     known.set(f, f);
-    known.set(snake(f), f);
+    known.set(snakeCase(f), f);
   }
   const fields: JsonObject = {};
   for (const [key, value] of Object.entries(body)) {
@@ -469,7 +407,7 @@ class Api {
   }
 
   getExecution(n: Names, workflow: string, id: string, url: URL): Reply {
-    const p = params(url, ["view"]);
+    const p = queryParams(url, ["view"]);
     const view = viewParam(p, "FULL");
     return {
       status: 200,
@@ -499,7 +437,7 @@ class Api {
   }
 
   listExecutions(n: Names, workflow: string, url: URL): Reply {
-    const p = params(url, ["pageSize", "pageToken", "filter", "orderBy", "view"]);
+    const p = queryParams(url, ["pageSize", "pageToken", "filter", "orderBy", "view"]);
     this.workflow(n, workflow);
     const view = viewParam(p, "BASIC");
     // Newest first; the position is the creation order (two executions may share a millisecond).
@@ -564,7 +502,7 @@ class Api {
       (e) => e.id,
       (id) => all.find((e) => e.id === id),
       {
-        pageSize: intParam(p, "pageSize"),
+        pageSize: intParam(p, "pageSize", "page_size"),
         pageToken: p.get("pageToken"),
         query: JSON.stringify([p.get("filter") ?? "", p.get("orderBy") ?? "", view]),
         // executions.proto: 100 by default; at most 1000 in the BASIC view and 100 in the FULL one.
@@ -578,7 +516,7 @@ class Api {
   }
 
   getWorkflow(n: Names, id: string, url: URL): Reply {
-    const p = params(url, ["revisionId"]);
+    const p = queryParams(url, ["revisionId"]);
     const w = this.workflow(n, id);
     const revision = p.get("revisionId");
     // Only the latest revision is kept; an older one is answered as the service answers an unknown one.
@@ -589,7 +527,7 @@ class Api {
   }
 
   listWorkflows(n: Names, url: URL): Reply {
-    const p = params(url, ["pageSize", "pageToken", "filter", "orderBy"]);
+    const p = queryParams(url, ["pageSize", "pageToken", "filter", "orderBy"]);
     const here = n.project === this.engine.projectId && n.location === this.engine.location;
     const all = here ? this.engine.listWorkflows() : [];
     const seq = new Map(all.map((w, i) => [w.id, i]));
@@ -632,7 +570,7 @@ class Api {
       (w) => w.id,
       (id) => all.find((w) => w.id === id),
       {
-        pageSize: intParam(p, "pageSize"),
+        pageSize: intParam(p, "pageSize", "page_size"),
         pageToken: p.get("pageToken"),
         query: JSON.stringify([p.get("filter") ?? "", p.get("orderBy") ?? ""]),
         defaultSize: 500,
@@ -690,8 +628,8 @@ const ROUTES: Route[] = [
     method: "POST",
     pattern: new RegExp(`${PREFIX}/workflows/${SEG}/executions$`),
     run: async (api, seg, url, req) => {
-      params(url, []);
-      return api.createExecution(names(seg), seg[2] as string, await readBody(req));
+      queryParams(url, []);
+      return api.createExecution(names(seg), seg[2] as string, await readJsonBody(req));
     },
   },
   {
@@ -708,8 +646,8 @@ const ROUTES: Route[] = [
     method: "POST",
     pattern: new RegExp(`${PREFIX}/workflows/${SEG}/executions/${SEG}:cancel$`),
     run: async (api, seg, url, req) => {
-      params(url, []);
-      await readBody(req);
+      queryParams(url, []);
+      await readJsonBody(req);
       return api.cancelExecution(names(seg), seg[2] as string, seg[3] as string);
     },
   },
@@ -754,32 +692,11 @@ export function startWorkflowsServer(
       .then((reply) => {
         const url = new URL(req.url ?? "/", "http://localhost");
         const numeric = /enum-encoding=int/.test(url.searchParams.get("$alt") ?? "");
-        send(res, reply.status, numeric ? numericEnums(reply) : reply.body);
+        sendJson(res, reply.status, numeric ? numericEnums(reply) : reply.body);
       })
       .catch((err: unknown) => {
-        const error =
-          err instanceof BatchApiError
-            ? err
-            : new BatchApiError("INTERNAL", `Internal error: ${(err as Error).message}`, { cause: err });
-        if (error.status === "INTERNAL")
-          options.logger?.error({ err }, "local workflows server: internal error");
-        send(res, error.code, error.toJSON());
+        sendError(res, err, options.logger, "local workflows server");
       });
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      const port = (server.address() as AddressInfo).port;
-      resolve({
-        url: `http://${host}:${port}`,
-        port,
-        server,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
+  return listen(server, host, options.port);
 }
