@@ -1,16 +1,13 @@
 import { parseDocument } from "yaml";
-import { catalogueMethod, catalogueSource } from "../connectors/catalogue.ts";
 import { createConnectorRegistry } from "../connectors/defaults.ts";
 import type { ConnectorRegistry } from "../connectors/registry.ts";
-import { type DeployProblem, WorkflowDeployError } from "../errors.ts";
-import type { SubworkflowSignature } from "../expression.ts";
+import { WorkflowDeployError } from "../errors.ts";
 import type { Routine } from "../interpreter.ts";
 import { MAX_SOURCE_BYTES } from "../limits.ts";
-import { stdlibFunction } from "../stdlib/index.ts";
-import type { FunctionDef } from "../stdlib/types.ts";
+import { ProgramCompiler } from "./deploy-state.ts";
 import { RoutineCompiler } from "./routine.ts";
 import { describe, isPlainMap, type PlainMap } from "./shared.ts";
-import { collectAssigned, params, VAR_NAME } from "./validate.ts";
+import { params, VAR_NAME } from "./validate.ts";
 
 /** A deployed (parsed, validated and compiled) workflow. */
 export interface WorkflowProgram {
@@ -26,45 +23,6 @@ export interface ParseOptions {
   fileName?: string;
   /** Connector methods deploy accepts; defaults to the built-in ones. */
   connectors?: ConnectorRegistry;
-}
-/** Deploy state of one source: problems found so far, subworkflow signatures, connectors used. */
-export class ProgramCompiler {
-  readonly problems: DeployProblem[] = [];
-  readonly signatures = new Map<string, SubworkflowSignature>();
-  readonly usedConnectors = new Set<string>();
-
-  constructor(
-    readonly fileName: string | undefined,
-    readonly connectors: ConnectorRegistry,
-  ) {}
-
-  problem(step: string | undefined, message: string): void {
-    const p: DeployProblem = { message };
-    if (this.fileName !== undefined) p.file = this.fileName;
-    if (step !== undefined) p.step = step;
-    this.problems.push(p);
-  }
-
-  functionFor(name: string): FunctionDef | undefined {
-    const f = stdlibFunction(name);
-    if (f) return f;
-    if (name.startsWith("googleapis.") && (this.connectors.has(name) || catalogueMethod(name))) {
-      return { name, params: [], required: 0, blocking: true, open: true, fn: () => null };
-    }
-    return undefined;
-  }
-
-  unknownMessage(name: string): string {
-    if (name.startsWith("googleapis."))
-      return `unknown connector ${name}: no Google API method of that name in the connector catalogue (${catalogueSource()})`;
-    return `unknown function or subworkflow ${name}`;
-  }
-
-  assignedOutside(routineRaw: unknown, parallelRaw: unknown): Set<string> {
-    const out = new Set<string>();
-    collectAssigned(routineRaw, parallelRaw, out);
-    return out;
-  }
 }
 /**
  * Parses and deploys a workflow written in YAML or JSON: validates it the way the service does at deploy

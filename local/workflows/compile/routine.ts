@@ -12,7 +12,8 @@ import {
 import { type Block, BREAK, CONTINUE, END, runBlock, type Signal } from "../interpreter.ts";
 import { MAX_EXPRESSION_LENGTH } from "../limits.ts";
 import { copyValue, newMap, typeName, type Value } from "../values.ts";
-import type { ProgramCompiler } from "./program.ts";
+import type { ProgramCompiler } from "./deploy-state.ts";
+import type { RoutineContext } from "./routine-context.ts";
 import {
   type AssignTarget,
   type BlockContext,
@@ -34,7 +35,7 @@ import { stepKind, VAR_NAME } from "./validate.ts";
  * and `next` jumps, and the dispatch of each step to the compiler of its kind (./steps/). Problems go to the
  * program's list with the step's name (prefixed with the routine's, outside main).
  */
-export class RoutineCompiler {
+export class RoutineCompiler implements RoutineContext {
   readonly pending: Array<{ step: string; target: string; chain: Block[] }> = [];
 
   constructor(

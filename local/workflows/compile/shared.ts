@@ -15,6 +15,11 @@ export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | undefined)?.then === "function";
 }
 
+/** Where deploy problems go: the program's list, with the step they belong to (none for the whole source). */
+export interface ProblemSink {
+  problem(step: string | undefined, message: string): void;
+}
+
 /** Which enclosing variables the steps of a parallel branch may assign. */
 export interface BranchWriteRules {
   /** Listed in the parallel step's `shared`: writable from every branch. */

@@ -1,7 +1,6 @@
 import type { Param } from "../interpreter.ts";
 import { newMap, type Value } from "../values.ts";
-import type { ProgramCompiler } from "./program.ts";
-import { describe, isPlainMap, type PlainMap } from "./shared.ts";
+import { describe, isPlainMap, type PlainMap, type ProblemSink } from "./shared.ts";
 
 // Deploy validation that looks at the raw source rather than compiling it: the shape of a step (one action,
 // known fields), names, parameters, and which variables a fragment assigns (for the parallel write rules).
@@ -61,7 +60,7 @@ export function collectAssigned(v: unknown, skip: unknown, out: Set<string>): vo
   }
   for (const k of Object.keys(v)) collectAssigned(v[k], skip, out);
 }
-export function params(raw: unknown, routine: string, program: ProgramCompiler): Param[] {
+export function params(raw: unknown, routine: string, program: ProblemSink): Param[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
     program.problem(undefined, `${routine}: params must be a list`);

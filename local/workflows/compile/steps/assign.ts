@@ -3,7 +3,7 @@ import type { Signal } from "../../interpreter.ts";
 import { MAX_ASSIGNMENTS_PER_STEP } from "../../limits.ts";
 import { type Exec, type Scope, setVar } from "../../runtime.ts";
 import type { Value } from "../../values.ts";
-import type { RoutineCompiler } from "../routine.ts";
+import type { RoutineContext } from "../routine-context.ts";
 import {
   type AssignTarget,
   assignSync,
@@ -17,7 +17,7 @@ import {
 // `assign` steps (docs, "Syntax > Variables"): up to 50 assignments to variables, map keys or list items.
 
 export function compileAssign(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   list: unknown,
   next: Signal | undefined,

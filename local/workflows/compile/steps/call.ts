@@ -6,7 +6,7 @@ import type { Signal } from "../../interpreter.ts";
 import type { Exec, Scope } from "../../runtime.ts";
 import { stdlibFunction } from "../../stdlib/index.ts";
 import { newMap, type Value } from "../../values.ts";
-import type { RoutineCompiler } from "../routine.ts";
+import type { RoutineContext } from "../routine-context.ts";
 import {
   assignSync,
   assignTo,
@@ -20,7 +20,7 @@ import {
 // `call` steps (docs, "Syntax > Calls"): subworkflows, connectors (emulated or published) and the standard library.
 
 export function compileCall(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   body: PlainMap,
   next: Signal | undefined,

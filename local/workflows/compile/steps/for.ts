@@ -1,13 +1,13 @@
 import { type LoopSource, loopItems, rangeBound } from "../../control-flow.ts";
 import { runBlock, type Signal } from "../../interpreter.ts";
 import { defineVar, Scope } from "../../runtime.ts";
-import type { RoutineCompiler } from "../routine.ts";
+import type { RoutineContext } from "../routine-context.ts";
 import { type BlockContext, describe, isPlainMap, type StepFn } from "../shared.ts";
 
 // `for` steps (docs, "Syntax > Iteration") and the loop part that parallel for shares.
 
 export function compileLoopSpec(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   raw: unknown,
   ctx: BlockContext,
@@ -56,7 +56,7 @@ export function compileLoopSpec(
 }
 
 export function compileFor(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   raw: unknown,
   next: Signal | undefined,

@@ -2,7 +2,7 @@ import { type BranchSource, loopItems, runBranches } from "../../control-flow.ts
 import type { Block, Signal } from "../../interpreter.ts";
 import { MAX_PARALLEL_BRANCHES } from "../../limits.ts";
 import { defineVar, Scope } from "../../runtime.ts";
-import type { RoutineCompiler } from "../routine.ts";
+import type { RoutineContext } from "../routine-context.ts";
 import { type BlockContext, type BranchWriteRules, describe, isPlainMap, type StepFn } from "../shared.ts";
 import { compileLoopSpec } from "./for.ts";
 
@@ -10,7 +10,7 @@ import { compileLoopSpec } from "./for.ts";
 // is `runBranches` in ../../control-flow.ts.
 
 export function compileParallel(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   raw: unknown,
   next: Signal | undefined,

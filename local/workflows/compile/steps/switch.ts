@@ -4,13 +4,13 @@ import type { Signal, StepResult } from "../../interpreter.ts";
 import { MAX_SWITCH_CONDITIONS } from "../../limits.ts";
 import type { Exec, Scope } from "../../runtime.ts";
 import { typeName, type Value } from "../../values.ts";
-import type { RoutineCompiler } from "../routine.ts";
+import type { RoutineContext } from "../routine-context.ts";
 import { type BlockContext, describe, isPlainMap, isPromise, type StepFn } from "../shared.ts";
 
 // `switch` steps (docs, "Syntax > Conditions"): the first true condition runs its action.
 
 export function compileSwitch(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   list: unknown,
   next: Signal | undefined,

@@ -6,14 +6,14 @@ import type { Exec, Scope } from "../../runtime.ts";
 import { DEFAULT_BACKOFF, RETRY_POLICIES, RETRY_PREDICATES, stdlibFunction } from "../../stdlib/index.ts";
 import type { FunctionDef } from "../../stdlib/types.ts";
 import { typeName, type Value } from "../../values.ts";
-import type { RoutineCompiler } from "../routine.ts";
+import type { RoutineContext } from "../routine-context.ts";
 import { type BlockContext, describe, isPlainMap, type PlainMap, type StepFn } from "../shared.ts";
 
 // `try` steps with `retry` and/or `except` (docs, "Syntax > Catch errors" and "Retry steps"); the retry loop
 // and handler run in `runTry` in ../../control-flow.ts.
 
 export function compileTry(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   body: PlainMap,
   next: Signal | undefined,
@@ -43,7 +43,7 @@ export function compileTry(
 }
 
 export function compileRetryPolicy(
-  routine: RoutineCompiler,
+  routine: RoutineContext,
   name: string,
   raw: unknown,
 ): ((scope: Scope, exec: Exec) => Promise<RetryPolicy>) | undefined {
