@@ -1,6 +1,6 @@
 import { Cron } from "croner";
 import { readInputs } from "../cli/inputs.ts";
-import { fetchLines } from "../cli/logs.ts";
+import { logLine } from "../cli/logs.ts";
 import type { OperatorCloud } from "../cli/operate/cloud.ts";
 import { taskLogFilter } from "../cli/operate/log-filter.ts";
 import { getJob, runContext } from "../cli/operate/run-context.ts";
@@ -325,19 +325,28 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
         uid = String(job.uid ?? "");
         jobUids.set(runId, uid);
       }
-      const lines = await fetchLines(
-        cloud,
-        taskLogFilter({ project: platform.project, jobUid: uid, ...(task === undefined ? {} : { task }) }),
-      );
+      // The newest lines only: a page of LOG_LINES + 1, newest first, shown oldest first.
+      const logging = await cloud.logging();
+      const [entries] = await logging.getEntries({
+        filter: taskLogFilter({
+          project: platform.project,
+          jobUid: uid,
+          ...(task === undefined ? {} : { task }),
+        }),
+        orderBy: "timestamp desc",
+        pageSize: LOG_LINES + 1,
+        autoPaginate: false,
+      });
+      const lines = entries.slice(0, LOG_LINES).map(logLine).reverse();
       return {
-        lines: lines.slice(-LOG_LINES).map((l) => ({
+        lines: lines.map((l) => ({
           timestamp: l.timestamp,
           severity: l.severity,
           task: l.task,
           attempt: l.attempt,
           message: l.message,
         })),
-        truncated: lines.length > LOG_LINES,
+        truncated: entries.length > LOG_LINES,
         note: null,
       };
     },

@@ -487,7 +487,15 @@ function runPage(client: string, runId: string): void {
           ],
     );
     keep(inputs, [v.inputs, v.rejected, v.inputCount], () => [
-      v.inputs.length === 0 ? h("p", { class: "muted" }, "No inputs recorded yet.") : null,
+      v.inputs.length === 0
+        ? h(
+            "p",
+            { class: "muted" },
+            v.inputCount > 0
+              ? `${v.inputCount} inputs; none recorded to show yet.`
+              : "No inputs recorded yet.",
+          )
+        : null,
       v.inputs.length > 0
         ? h(
             "table",
@@ -532,7 +540,7 @@ function runPage(client: string, runId: string): void {
             ),
           )
         : null,
-      v.inputCount > v.inputs.length
+      v.inputs.length > 0 && v.inputCount > v.inputs.length
         ? h(
             "p",
             { class: "muted" },
