@@ -31,7 +31,7 @@ afterAll(async () => {
 
 it("a run of 10,000 tasks draws its timeline in under a second and stays responsive while it updates", async () => {
   await page.goto(`${server.url}runs/${SYNTHETIC_CLIENT}/${SYNTHETIC_RUN}`);
-  await page.waitForFunction(`performance.getEntriesByName("timeline-drawn").length > 0`);
+  await page.waitForFunction(() => performance.getEntriesByName("timeline-drawn").length > 0);
   const renderMs = (await page.evaluate(
     `performance.getEntriesByName("timeline-drawn")[0].startTime`,
   )) as number;

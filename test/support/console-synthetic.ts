@@ -13,11 +13,13 @@ export function syntheticSource(options: {
   tasks: number;
   parallelism?: number;
   taskMs?: number;
+  /** How long ago the run started (default 0: it starts now). */
+  ageMs?: number;
 }): ConsoleSource {
   const { tasks } = options;
   const parallelism = options.parallelism ?? 500;
   const taskMs = options.taskMs ?? 1500;
-  const origin = Date.now();
+  const origin = Date.now() - (options.ageMs ?? 0);
   const timeline = (now: number): TimelineView => {
     const elapsed = now - origin;
     let states = "";
