@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningConsole, startLocalConsole } from "../../console/start.ts";
@@ -161,6 +164,46 @@ describe("the console on the local cloud", () => {
     await message.waitFor({ timeout: 10_000 });
     expect(await message.textContent()).toMatch(/"status": "SUCCEEDED"/);
     await shot("messages");
+  });
+
+  it("batchline console serves the same pages read-only through the official clients, pointed at the emulators", async () => {
+    // The command reads GCP with Application Default Credentials; the endpoint variables point the same
+    // clients at the local cloud instead.
+    const child = spawn(
+      process.execPath,
+      ["bin/batchline.js", "console", "--config", "test/fixtures/e2e/config", "--port", "0"],
+      { env: { ...process.env, ...cloud.env }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let url = "";
+      for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
+        const m =
+          /^Console: (http:\/\/127\.0\.0\.1:\d+\/) \(read-only; batchline-e2e-batch on local cloud/.exec(
+            line,
+          );
+        if (m?.[1]) {
+          url = m[1];
+          break;
+        }
+      }
+      await page.goto(`${url}runs`);
+      await expect.poll(() => page.textContent("#note")).toMatch(/^Read-only: this console reads GCP/);
+      await page.locator("#runs tbody tr", { hasText: "poison" }).first().waitFor({ timeout: 15_000 });
+      expect(await page.locator("#drop").count()).toBe(0);
+      await shot("runs-read-only");
+      const refused = await fetch(`${url}api/clients/one/run`, {
+        method: "POST",
+        headers: { "x-batchline-console": "1" },
+      });
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: string }).error).toBe(
+        "Starting a run is only available on the local cloud (this console is read-only)",
+      );
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code).toBe(0);
   });
 
   it("actions need the console's header, so another site's form cannot upload or start runs", async () => {
