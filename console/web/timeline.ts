@@ -17,7 +17,7 @@ const BOTTOM = 26;
 
 /** The plot height for n tasks: a few pixels a task when there are few, a fixed picture when there are many. */
 export function plotHeight(n: number): number {
-  return Math.max(60, Math.min(480, n * 8));
+  return Math.max(60, Math.min(480, n * 14));
 }
 
 /** How a task is drawn: its colour and the span it covers. */
@@ -58,7 +58,8 @@ export function drawTimeline(canvas: HTMLCanvasElement, t: TimelineView): void {
   const plotW = width - LEFT - RIGHT;
   const plotH = plotHeight(n);
   const nowAt = t.origin === null ? 0 : Math.max(0, t.now - t.origin);
-  let span = nowAt;
+  // While anything waits or runs the picture reaches now; once all ended, it ends with the last task.
+  let span = /[qr]/.test(t.states) ? nowAt : 0;
   for (let i = 0; i < n; i++) span = Math.max(span, t.end[i] ?? -1, t.start[i] ?? -1);
   if (span <= 0) span = 1000;
   const x = (ms: number) => LEFT + (Math.max(0, ms) / span) * plotW;
