@@ -1,32 +1,7 @@
 import type { TimelineView } from "../views.ts";
+import { BOTTOM, COLOURS, LEFT, plotHeight, RIGHT, type Shade, shadeOf, TOP } from "./layout.ts";
 
-/** Colours of the display states (the legend reads the same table). */
-export const COLOURS = {
-  queued: "#b8bec9",
-  running: "#2f6fdb",
-  retried: "#e08a00",
-  succeeded: "#1f9d55",
-  failed: "#d33a2c",
-} as const;
-export type Shade = keyof typeof COLOURS;
-
-const LEFT = 64;
-const RIGHT = 12;
-const TOP = 8;
-const BOTTOM = 26;
-
-/** The plot height for n tasks: a few pixels a task when there are few, a fixed picture when there are many. */
-export function plotHeight(n: number): number {
-  return Math.max(60, Math.min(480, n * 14));
-}
-
-/** How a task is drawn: its colour and the span it covers. */
-export function shadeOf(state: string, attempts: number): Shade {
-  if (state === "f") return "failed";
-  if (state === "s") return attempts > 1 ? "retried" : "succeeded";
-  if (state === "r") return attempts > 1 ? "retried" : "running";
-  return "queued";
-}
+export { COLOURS, type Shade } from "./layout.ts";
 
 function seconds(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
