@@ -2,13 +2,14 @@ import type { Command } from "commander";
 import { startReadOnlyConsole } from "../console/start.ts";
 import { createLogger } from "../core/logger.ts";
 import { parsePort, untilSignal } from "./local.ts";
-import { EXIT, guarded, operatorCommand } from "./operate/usage.ts";
+import { EXIT, guarded, operatorCommand, wholeNumber } from "./operate/usage.ts";
 import { configOrExit } from "./shared.ts";
 
 interface ConsoleOptions {
   config: string;
   port: string;
   host: string;
+  refresh: string;
 }
 
 /**
@@ -29,15 +30,17 @@ export function registerConsoleCommand(program: Command): void {
         "--host <address>",
         "address to listen on (the console has no login: keep it on loopback)",
         "127.0.0.1",
-      ),
+      )
+      .option("--refresh <seconds>", "seconds between reads of an open page's data", "5"),
   ).action(
     guarded(async (opts: ConsoleOptions) => {
       const port = parsePort("--port", opts.port);
+      const pollMs = wholeNumber("--refresh", opts.refresh, 1) * 1000;
       const config = configOrExit(opts.config);
       const logger = createLogger({ component: "console", format: "pretty", level: "warn" });
       let running: Awaited<ReturnType<typeof startReadOnlyConsole>>;
       try {
-        running = await startReadOnlyConsole(config, process.env, { host: opts.host, port, logger });
+        running = await startReadOnlyConsole(config, process.env, { host: opts.host, port, pollMs, logger });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         console.error(

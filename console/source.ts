@@ -7,12 +7,13 @@ import { getJob, runContext } from "../cli/operate/run-context.ts";
 import { UsageError } from "../cli/operate/usage.ts";
 import { clearFailures, inputObjectName, type RetryOutcome } from "../cli/retry.ts";
 import { type StartedRun, startManualRun } from "../cli/run.ts";
-import { listRuns } from "../cli/runs.ts";
+import { listRuns, scanExecutions } from "../cli/runs.ts";
 import { type RunStatus, runStatus, type TaskStatus } from "../cli/status.ts";
 import { topicName } from "../core/ids.ts";
 import { type ResultMessageV1, resultMessageAttributes } from "../core/messages.ts";
 import { areaPrefix, assertSafeObjectName } from "../core/naming.ts";
 import { isNotFound } from "../functions/shared/errors.ts";
+import { mapLimit } from "../functions/shared/limit.ts";
 import type { TopicRecorder } from "./messages.ts";
 import {
   type BucketView,
@@ -57,6 +58,8 @@ export interface ConsoleSource {
 
 /** Runs per client the runs page reads. */
 const RUNS_PER_CLIENT = 20;
+/** Clients whose records are read at the same time. */
+const CLIENTS_AT_ONCE = 4;
 const LIVE_STATUSES = new Set(["RUNNING", "PLANNING"]);
 
 /** Task display state from a Batch task state. */
@@ -197,10 +200,13 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
 
     async clients() {
       const at = now();
-      return Promise.all(
-        [...cloud.config.clients.values()].map(async (client): Promise<ClientView> => {
+      const scan = await scanExecutions(cloud);
+      return mapLimit(
+        [...cloud.config.clients.values()],
+        CLIENTS_AT_ONCE,
+        async (client): Promise<ClientView> => {
           const [{ rows }, inputs] = await Promise.all([
-            listRuns(cloud, client.id, 1, at),
+            listRuns(cloud, client.id, 1, at, scan),
             readInputs(cloud, client, at),
           ]);
           const counts: Record<string, number> = {};
@@ -226,7 +232,7 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
             inputs: counts,
             topic: topicName(platform.product, client.id),
           };
-        }),
+        },
       );
     },
 
@@ -234,8 +240,14 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
       const at = now();
       const runs: RunsView["runs"] = [];
       const nothingToDo: Record<string, number> = {};
-      for (const client of cloud.config.clients.keys()) {
-        const listed = await listRuns(cloud, client, RUNS_PER_CLIENT, at);
+      // One read of the executions for every client, then each client's records.
+      const scan = await scanExecutions(cloud);
+      const clients = [...cloud.config.clients.keys()];
+      const lists = await mapLimit(clients, CLIENTS_AT_ONCE, (client) =>
+        listRuns(cloud, client, RUNS_PER_CLIENT, at, scan),
+      );
+      for (const [i, listed] of lists.entries()) {
+        const client = clients[i] as string;
         nothingToDo[client] = listed.nothingToDo;
         for (const r of listed.rows) {
           runs.push({

@@ -336,7 +336,6 @@ function runPage(client: string, runId: string): void {
     class: "timeline",
     id: "timeline",
     role: "img",
-    tabindex: "0",
     "aria-label": "Timeline of the run's tasks",
   }) as HTMLCanvasElement;
   const message = h("div", { id: "message" });
