@@ -193,7 +193,7 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
         clients: [...cloud.config.clients.keys()],
         note:
           local === null
-            ? "Read-only: this console reads GCP through the official clients; uploads, runs and retries are done with the CLI."
+            ? `Read-only: this console reads ${cloud.target} through the official clients; upload, run and retry with the CLI (batchline run, batchline retry).`
             : null,
       };
     },

@@ -85,7 +85,11 @@ function badge(status: string): HTMLElement {
 }
 
 function runLink(client: string, runId: string): HTMLElement {
-  return h("a", { href: `/runs/${encodeURIComponent(client)}/${encodeURIComponent(runId)}` }, runId);
+  return h(
+    "a",
+    { class: "run-id", href: `/runs/${encodeURIComponent(client)}/${encodeURIComponent(runId)}` },
+    runId,
+  );
 }
 
 /** Replaces `el`'s children only when the view it renders changed, so focus and scroll stay put. */

@@ -187,7 +187,11 @@ describe("the console on the local cloud", () => {
         }
       }
       await page.goto(`${url}runs`);
-      await expect.poll(() => page.textContent("#note")).toMatch(/^Read-only: this console reads GCP/);
+      await expect
+        .poll(() => page.textContent("#note"))
+        .toMatch(
+          /^Read-only: this console reads local cloud \(storage http:\/\/127\.0\.0\.1:\d+, pubsub 127\.0\.0\.1:\d+\) through the official clients/,
+        );
       await page.locator("#runs tbody tr", { hasText: "poison" }).first().waitFor({ timeout: 15_000 });
       expect(await page.locator("#drop").count()).toBe(0);
       await shot("runs-read-only");
