@@ -2,6 +2,7 @@ import { Cron } from "croner";
 import { readInputs } from "../cli/inputs.ts";
 import { logLine } from "../cli/logs.ts";
 import type { OperatorCloud } from "../cli/operate/cloud.ts";
+import { executionOutcome } from "../cli/operate/executions.ts";
 import { taskLogFilter } from "../cli/operate/log-filter.ts";
 import { getJob, runContext } from "../cli/operate/run-context.ts";
 import { UsageError } from "../cli/operate/usage.ts";
@@ -294,10 +295,15 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
           attributes,
         };
       }
+      // An execution that ended without planning anything (its inputs were taken by another run, or its event
+      // was not for an input) is not a run: say so instead of showing an empty run forever.
+      const e = ctx.execution === "gone" ? null : ctx.execution;
+      const outcome = !ctx.manifest && e ? executionOutcome(e) : "none";
+      const idle = outcome === "nothing-to-do" || outcome === "ignored";
       return {
         client,
         runId,
-        status: status.status,
+        status: idle ? "NOTHING_TO_DO" : status.status,
         failure: status.failure,
         trigger: ctx.manifest?.trigger.type ?? null,
         plannedAt,
@@ -317,7 +323,14 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
         inputCount: status.inputs.length,
         rejected: status.rejected,
         message,
-        live: LIVE_STATUSES.has(status.status),
+        live: !idle && LIVE_STATUSES.has(status.status),
+        note: idle
+          ? outcome === "ignored"
+            ? "This execution's event was not for an input: it started no run."
+            : "This execution found nothing to do (another run had taken its inputs): it started no run."
+          : !ctx.manifest && LIVE_STATUSES.has(status.status)
+            ? "Planning: the tasks appear once the run is planned."
+            : null,
       };
     },
 

@@ -97,6 +97,8 @@ export interface RunView {
   /** The message published to the client's topic (the run's summary records it byte for byte), or null. */
   message: { body: unknown; messageId: string | null; attributes: Record<string, string> | null } | null;
   live: boolean;
+  /** What the page should say about a run that is not one yet or never became one. */
+  note: string | null;
 }
 
 export interface LogLineView {

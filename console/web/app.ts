@@ -436,7 +436,8 @@ function runPage(client: string, runId: string): void {
     );
     for (const sw of legend.querySelectorAll<HTMLElement>(".swatch"))
       sw.style.background = sw.dataset.colour ?? "";
-    keep(head, [v.status, v.failure, v.execution, v.job, v.trigger, v.plannedAt], () => [
+    keep(head, [v.status, v.failure, v.execution, v.job, v.trigger, v.plannedAt, v.note], () => [
+      v.note ? h("p", { class: "note", id: "run-note" }, v.note) : null,
       h(
         "dl",
         { class: "facts" },

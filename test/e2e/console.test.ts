@@ -116,6 +116,48 @@ describe("the console on the local cloud", () => {
     await shot("run");
   });
 
+  it("a run's page follows it live: its tasks are drawn queued and running, then succeeded, without a reload", async () => {
+    await page.goto(`${web.url}runs`);
+    await page.selectOption("#upload-client", "slow");
+    // This client runs one task at a time, each for a few seconds; its uploads within 2 s become one run.
+    await page.setInputFiles("#upload-file", [
+      { name: "first.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(jsonl(["one"])) },
+      { name: "second.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(jsonl(["two"])) },
+    ]);
+    // Open the run as soon as it is planned (the runs page lists it too, but may take a refresh or two).
+    const bucket = cloud.storage.bucket(cloud.config.platform.bucket);
+    let runId = "";
+    await expect
+      .poll(
+        async () => {
+          const [files] = await bucket.getFiles({ prefix: "shop/slow/runs/", matchGlob: "**/manifest.json" });
+          runId = files[0]?.name.split("/")[3] ?? "";
+          return runId;
+        },
+        { timeout: 30_000, interval: 100 },
+      )
+      .toMatch(/^ev-[0-9a-f]{16}$/);
+    await page.goto(`${web.url}runs/slow/${runId}`);
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          const label = (await page.getAttribute("#timeline", "aria-label")) ?? "";
+          seen.add(label);
+          return label;
+        },
+        { timeout: 60_000, interval: 100 },
+      )
+      .toBe("Timeline of 2 tasks: 0 queued, 0 running, 0 retried, 2 succeeded, 0 failed");
+    // On the way it drew a task running while the other waited or was done.
+    expect(
+      [...seen].some((l) => /^Timeline of 2 tasks: [01] queued, 1 running, /.test(l)),
+      [...seen].join("\n"),
+    ).toBe(true);
+    await expect.poll(() => page.textContent("#run-status"), { timeout: 30_000 }).toBe("SUCCEEDED");
+    expect(await page.evaluate("performance.getEntriesByType('navigation').length")).toBe(1);
+  });
+
   it("a failed input is retried from its run page and a manual run started from the page takes it again", async () => {
     await page.goto(`${web.url}runs`);
     await page.selectOption("#upload-client", "poison");

@@ -85,6 +85,7 @@ export function syntheticSource(options: {
         rejected: [],
         message: null,
         live,
+        note: null,
       };
     },
     logs: async () => ({ lines: [], truncated: false, note: "a synthetic run has no logs" }),
