@@ -431,6 +431,7 @@ export function operatorSource(options: OperatorSourceOptions): ConsoleSource {
         client,
         topic: topicName(platform.product, client),
         source: "a pull subscription the console made on the Pub/Sub emulator when it started",
+        gap: recorder.gap(client),
         messages: recorder.messages(client),
       };
     },

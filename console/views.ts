@@ -145,6 +145,8 @@ export interface MessagesView {
   topic: string;
   /** How they were collected, for the page to say. */
   source: string;
+  /** Set when messages may be missing (the console's subscription failed and was made again), saying when. */
+  gap: string | null;
   messages: MessageView[];
 }
 

@@ -651,6 +651,7 @@ function messagesPage(client: string | null): void {
   live<MessagesView>(`/api/messages/${encodeURIComponent(chosen)}`, (v) =>
     keep(list, v, () => [
       h("p", { class: "muted" }, `Topic ${v.topic}: the newest messages, read through ${v.source}.`),
+      v.gap ? h("p", { class: "note", role: "status" }, v.gap) : null,
       v.messages.length === 0 ? h("p", { class: "muted" }, "No messages since the console started.") : null,
       ...v.messages.map((m) =>
         h(
