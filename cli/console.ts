@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { startReadOnlyConsole } from "../console/start.ts";
+import type { RunningConsole } from "../console/start.ts";
 import { createLogger } from "../core/logger.ts";
 import { parsePort, untilSignal } from "./local.ts";
 import { EXIT, guarded, operatorCommand, wholeNumber } from "./operate/usage.ts";
@@ -38,8 +38,10 @@ export function registerConsoleCommand(program: Command): void {
       const pollMs = wholeNumber("--refresh", opts.refresh, 1) * 1000;
       const config = configOrExit(opts.config);
       const logger = createLogger({ component: "console", format: "pretty", level: "warn" });
-      let running: Awaited<ReturnType<typeof startReadOnlyConsole>>;
+      let running: RunningConsole;
       try {
+        // Loaded here: the console's modules (esbuild among them) are not every command's to pay for.
+        const { startReadOnlyConsole } = await import("../console/start.ts");
         running = await startReadOnlyConsole(config, process.env, { host: opts.host, port, pollMs, logger });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

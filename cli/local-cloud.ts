@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import type { Command } from "commander";
-import { startLocalConsole } from "../console/start.ts";
 import { createLogger } from "../core/logger.ts";
 import { areaPrefix, assertSafeObjectName } from "../core/naming.ts";
 import { startLocalCloud } from "../local/cloud.ts";
@@ -88,10 +87,12 @@ export function registerLocalCloudCommands(program: Command): void {
       );
       const stopped = untilSignal();
       // The console is a window on the local cloud, not part of it: if it cannot start, the cloud stays up.
-      const webConsole = await startLocalConsole(cloud, { port: consolePort, logger }).catch((err: Error) => {
-        console.error(`the console did not start: ${err.message}`);
-        return null;
-      });
+      const webConsole = await import("../console/start.ts")
+        .then(({ startLocalConsole }) => startLocalConsole(cloud, { port: consolePort, logger }))
+        .catch((err: Error) => {
+          console.error(`the console did not start: ${err.message}`);
+          return null;
+        });
       if (webConsole) console.log(`Console: ${webConsole.url}`);
       const signal = await stopped;
       console.error(`${signal}: stopping the local cloud`);

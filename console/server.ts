@@ -5,9 +5,7 @@ import type { Logger } from "../core/logger.ts";
 import { type ConsoleAssets, consoleAssets } from "./assets.ts";
 import { LiveFeeds } from "./live.ts";
 import { ConsoleProblem, type ConsoleSource } from "./source.ts";
-
-/** Largest upload the page may send (the page says so before sending). */
-export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+import { MAX_UPLOAD_BYTES } from "./views.ts";
 
 /** The header every action must carry: a cross-site form cannot set it, so no other page can act here. */
 export const ACTION_HEADER = "x-batchline-console";

@@ -164,3 +164,5 @@ export interface InfoView {
 export const INPUTS_SHOWN = 200;
 export const LOG_LINES = 500;
 export const PREVIEW_BYTES = 4096;
+/** Largest file the console uploads (the page refuses a bigger one before sending it). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;

@@ -1,12 +1,13 @@
-import type {
-  BucketView,
-  ClientView,
-  InfoView,
-  LogsView,
-  MessagesView,
-  PreviewView,
-  RunsView,
-  RunView,
+import {
+  type BucketView,
+  type ClientView,
+  type InfoView,
+  type LogsView,
+  MAX_UPLOAD_BYTES,
+  type MessagesView,
+  type PreviewView,
+  type RunsView,
+  type RunView,
 } from "../views.ts";
 import { COLOURS, drawTimeline, type Shade, taskAt } from "./timeline.ts";
 
@@ -125,6 +126,10 @@ function actionsPanel(clients: string[], fixed?: string): HTMLElement {
   const client = () => select.value;
   const upload = async (files: FileList | File[]) => {
     for (const file of Array.from(files)) {
+      if (file.size > MAX_UPLOAD_BYTES) {
+        say.textContent = `${file.name} is ${file.size} bytes; the console uploads files up to ${MAX_UPLOAD_BYTES} bytes (use batchline local upload)`;
+        continue;
+      }
       say.textContent = `uploading ${file.name}…`;
       try {
         const r = await action<{ object: string; generation: string }>(
