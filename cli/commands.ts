@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerClientsCommands } from "./clients.ts";
 import { registerConfigCommands } from "./config.ts";
+import { registerConsoleCommand } from "./console.ts";
 import { registerDemoCommand } from "./demo.ts";
 import { registerInputsCommand } from "./inputs.ts";
 import { registerLocalCommands } from "./local.ts";
@@ -27,5 +28,6 @@ export function registerCommands(program: Command): void {
   registerInputsCommand(program);
   registerRetryCommand(program);
   registerTailCommand(program);
+  registerConsoleCommand(program);
   registerWorkflowsCommands(program);
 }

@@ -19,6 +19,7 @@ interface UpOptions {
   tlsDir: string;
   twice?: boolean;
   verbose?: boolean;
+  consolePort: string;
 }
 
 /** `batchline local up` and `batchline local upload`. */
@@ -41,6 +42,7 @@ export function registerLocalCloudCommands(program: Command): void {
     .option("--tls-dir <dir>", "where the TLS certificate and its CA are kept", ".batchline/tls")
     .option("--twice", "deliver every upload event twice, to see deduplication at work")
     .option("--verbose", "log every part's activity")
+    .option("--console-port <n>", "port of the web console on 127.0.0.1 (0 picks a free one)", "0")
     .action(async (opts: UpOptions) => {
       if (opts.backend !== "memory" && opts.backend !== "fs") {
         console.error(`invalid --backend ${JSON.stringify(opts.backend)}: expected memory or fs`);
@@ -48,6 +50,7 @@ export function registerLocalCloudCommands(program: Command): void {
       }
       configOrExit(opts.config);
       const tlsPort = parsePort("--tls-port", opts.tlsPort);
+      const consolePort = parsePort("--console-port", opts.consolePort);
       const logger = createLogger({
         component: "local",
         format: "pretty",
@@ -82,8 +85,18 @@ export function registerLocalCloudCommands(program: Command): void {
       console.log(
         "\nwith those exported: batchline local upload FILE --client C; batchline runs --client C; batchline tail --client C",
       );
-      const signal = await untilSignal();
+      const stopped = untilSignal();
+      // The console is a window on the local cloud, not part of it: if it cannot start, the cloud stays up.
+      const webConsole = await import("../console/start.ts")
+        .then(({ startLocalConsole }) => startLocalConsole(cloud, { port: consolePort, logger }))
+        .catch((err: Error) => {
+          console.error(`the console did not start: ${err.message}`);
+          return null;
+        });
+      if (webConsole) console.log(`Console: ${webConsole.url}`);
+      const signal = await stopped;
       console.error(`${signal}: stopping the local cloud`);
+      await webConsole?.stop();
       await cloud.stop();
       process.exit(0);
     });

@@ -56,7 +56,8 @@ export function logLine(entry: Pick<Entry, "metadata" | "data">): LogLine {
   };
 }
 
-async function fetchLines(cloud: OperatorCloud, filter: string): Promise<LogLine[]> {
+/** A run's task log lines that match `filter`, oldest first. */
+export async function fetchLines(cloud: OperatorCloud, filter: string): Promise<LogLine[]> {
   const logging = await cloud.logging();
   const [entries] = await logging.getEntries({
     filter,

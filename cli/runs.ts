@@ -17,15 +17,35 @@ interface RunsOptions {
   json?: boolean;
 }
 
+/** The workflow's newest executions, read once for several clients (the console's runs page). */
+export interface ExecutionScan {
+  executions: ExecutionView[];
+  /** True when every execution was read (the last page was not full). */
+  exhausted: boolean;
+}
+
+/** Reads the newest MAX_EXECUTION_PAGES pages of executions. */
+export async function scanExecutions(cloud: OperatorCloud): Promise<ExecutionScan> {
+  const executions: ExecutionView[] = [];
+  let exhausted = false;
+  for await (const page of executionPages(cloud, MAX_EXECUTION_PAGES)) {
+    executions.push(...page);
+    if (page.length < 100) exhausted = true;
+  }
+  return { executions, exhausted };
+}
+
 /**
  * The client's newest `limit` runs: its newest manifests (with summaries, open markers and, for a run without
  * a summary, its execution's state) merged with its newest executions (those that failed before planning).
+ * With `scan`, the executions come from it instead of being read for this client alone.
  */
 export async function listRuns(
   cloud: OperatorCloud,
   client: string,
   limit: number,
   now: Date,
+  scan?: ExecutionScan,
 ): Promise<{ rows: RunRow[]; nothingToDo: number; scanned: number; truncated: boolean }> {
   const { product, bucket } = cloud.config.platform;
   const manifests = await newestManifests(cloud.bucket, product, client, limit);
@@ -33,12 +53,19 @@ export async function listRuns(
   let scanned = 0;
   let pages = 0;
   let exhausted = false;
-  for await (const page of executionPages(cloud, MAX_EXECUTION_PAGES)) {
-    pages++;
-    scanned += page.length;
-    executions.push(...page.filter((e) => isClientExecution(e, product, bucket, client)));
-    if (executions.length >= limit) break;
-    if (page.length < 100) exhausted = true;
+  if (scan) {
+    executions.push(...scan.executions.filter((e) => isClientExecution(e, product, bucket, client)));
+    scanned = scan.executions.length;
+    pages = MAX_EXECUTION_PAGES;
+    exhausted = scan.exhausted;
+  } else {
+    for await (const page of executionPages(cloud, MAX_EXECUTION_PAGES)) {
+      pages++;
+      scanned += page.length;
+      executions.push(...page.filter((e) => isClientExecution(e, product, bucket, client)));
+      if (executions.length >= limit) break;
+      if (page.length < 100) exhausted = true;
+    }
   }
   const byName = new Map(executions.map((e) => [e.name, e]));
   const recorded = await mapLimit(manifests, 8, async (manifest): Promise<RecordedRun> => {

@@ -28,12 +28,15 @@ export function clientOrExit(config: BatchlineConfig, id: string): ClientConfig 
 }
 
 /** Clients for the local cloud when its variables are set, else for GCP with application default credentials. */
-export function cloudClients(config: BatchlineConfig): { storage: Storage; pubsub: PubSub; target: string } {
-  const storageHost = process.env.STORAGE_EMULATOR_HOST;
-  const pubsubHost = process.env.PUBSUB_EMULATOR_HOST;
+export function cloudClients(
+  config: BatchlineConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): { storage: Storage; pubsub: PubSub; target: string } {
+  const storageHost = env.STORAGE_EMULATOR_HOST;
+  const pubsubHost = env.PUBSUB_EMULATOR_HOST;
   // Against the local cloud there is no metadata server to find; do not let the auth library probe for one.
   if (storageHost || pubsubHost) process.env.METADATA_SERVER_DETECTION ??= "none";
-  const projectId = process.env.PUBSUB_PROJECT_ID ?? config.platform.project;
+  const projectId = env.PUBSUB_PROJECT_ID ?? config.platform.project;
   const storage = storageHost
     ? new Storage({ apiEndpoint: storageHost, projectId })
     : new Storage({ projectId: config.platform.project });

@@ -75,7 +75,7 @@ export function operatorCloud(config: BatchlineConfig, env: NodeJS.ProcessEnv = 
     return endpointOptions(value, variable);
   };
   const { platform } = config;
-  const { storage, target } = cloudClients(config);
+  const { storage, target } = cloudClients(config, env);
   // The casts bridge installed copies of google-auth-library whose private fields make their types differ.
   const executions = new ExecutionsClient(
     endpoint("workflows") as ConstructorParameters<typeof ExecutionsClient>[0],

@@ -45,7 +45,8 @@ export async function readTaskRecords(
   client: string,
   runId: string,
 ): Promise<Map<number, TaskRecord>> {
-  const [files] = await bucket.getFiles({ prefix: runRecordName(product, client, runId, "tasks/") });
+  // The folder's name with its slash added after naming: a name may not end in "/", a listing prefix may.
+  const [files] = await bucket.getFiles({ prefix: `${runRecordName(product, client, runId, "tasks")}/` });
   const records = await mapLimit(files, STORAGE_CONCURRENCY, (file) => readJson(file, taskRecordSchema));
   return new Map(records.filter((r): r is TaskRecord => r !== null).map((r) => [r.index, r]));
 }

@@ -64,12 +64,21 @@ describe("batchline local up, local upload, tail and runs", () => {
     });
     running.push(up);
     const env: Record<string, string> = {};
+    let consoleUrl = "";
     const lines = createInterface({ input: up.stdout as NodeJS.ReadableStream });
     for await (const line of lines) {
       const m = /^export ([A-Z_]+)=(.+)$/.exec(line);
       if (m?.[1] && m[2]) env[m[1]] = m[2];
-      if (line.startsWith("with those exported")) break;
+      // The last line it prints: where the web console is.
+      const c = /^Console: (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(line);
+      if (c?.[1]) {
+        consoleUrl = c[1];
+        break;
+      }
     }
+    const page = await fetch(consoleUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<title>Batchline console</title>");
     expect(Object.keys(env).sort()).toEqual([
       "BATCHLINE_BATCH_ENDPOINT",
       "BATCHLINE_LOGGING_ENDPOINT",
@@ -150,12 +159,21 @@ describe("batchline local up, local upload, tail and runs", () => {
       stderr += c.toString();
     });
     const env: Record<string, string> = {};
+    let consoleUrl = "";
     const lines = createInterface({ input: up.stdout as NodeJS.ReadableStream });
     for await (const line of lines) {
       const m = /^export ([A-Z_]+)=(.+)$/.exec(line);
       if (m?.[1] && m[2]) env[m[1]] = m[2];
-      if (line.startsWith("with those exported")) break;
+      // The last line it prints: where the web console is.
+      const c = /^Console: (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(line);
+      if (c?.[1]) {
+        consoleUrl = c[1];
+        break;
+      }
     }
+    const page = await fetch(consoleUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<title>Batchline console</title>");
     for (const [name, value] of Object.entries(stale)) {
       expect(stderr).toContain(`ignoring ${name}=${value} from the environment`);
       expect(env[name]).toMatch(/127\.0\.0\.1:\d+/);
