@@ -67,6 +67,8 @@ export interface PlannedRun {
   mode: RunMode;
   job: ResolvedJobSettings;
   plannedAt: string;
+  /** The client's own worker account (infra ClientWorker): every job of the client runs as it. */
+  workerServiceAccount: string;
   /** A container client's whole Batch job body (core/workload.ts); absent for the built-in worker. */
   jobBody?: Record<string, unknown>;
 }
@@ -135,6 +137,10 @@ function answer(
   job: ResolvedJobSettings,
 ): PlannedRun {
   const bucket = platform.bucket;
+  const workerServiceAccount = serviceAccountEmail(
+    clientWorkerAccountId(manifest.product, manifest.client),
+    platform.project,
+  );
   const run: PlannedRun = {
     runId: manifest.runId,
     jobId: manifest.jobId,
@@ -145,6 +151,7 @@ function answer(
     mode: manifest.mode,
     job,
     plannedAt: manifest.plannedAt,
+    workerServiceAccount,
   };
   if (job.container !== undefined && manifest.taskCount > 0) {
     run.jobBody = containerJobBody(
@@ -160,10 +167,7 @@ function answer(
       },
       {
         workerImage: platform.workerImage,
-        serviceAccountEmail: serviceAccountEmail(
-          clientWorkerAccountId(manifest.product, manifest.client),
-          platform.project,
-        ),
+        serviceAccountEmail: workerServiceAccount,
         maxInputBytes: platform.maxInputBytes,
       },
     );
