@@ -118,6 +118,8 @@ describe("plan", () => {
         env: { GREETING: "hi" },
       }),
       plannedAt: NOW.toISOString(),
+      // The client's own worker account (infra ClientWorker), which its job runs as.
+      workerServiceAccount: "blw-shop-acme@batchline-test.iam.gserviceaccount.com",
     });
     const { header, inputs } = await readManifest(gcs.bucket, manifestName(response));
     expect(header).toMatchObject({
