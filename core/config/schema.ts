@@ -175,6 +175,38 @@ export const platformConfigSchema = z.strictObject({
     ),
   /** Worker container image, e.g. `europe-west2-docker.pkg.dev/PROJECT/batchline/worker:TAG`. */
   workerImage: z.string().min(1, "must name the worker image"),
+  /**
+   * Client workload images this project builds (cloudbuild.yaml builds each, tagged with the commit and
+   * `latest`, and pushes it once the tests pass). Clients' `job.container.imageUri` name them with a tag.
+   */
+  workloadImages: z
+    .array(
+      z.strictObject({
+        /** Repository path without a tag, e.g. `europe-west2-docker.pkg.dev/PROJECT/clients/model`. */
+        image: z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9.-]*(?::\d+)?\/[a-z0-9._/-]+$/,
+            'must be an image path without a tag, such as "europe-west2-docker.pkg.dev/my-project/clients/model"',
+          ),
+        /** Build context, a directory relative to the repository root, e.g. `examples/python-client`. */
+        context: z
+          .string()
+          .regex(
+            /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/,
+            "must be a relative path inside the repository",
+          ),
+        /** Dockerfile, relative to the context (default `Dockerfile`). */
+        dockerfile: z
+          .string()
+          .regex(
+            /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/,
+            "must be a relative path inside the context",
+          )
+          .default("Dockerfile"),
+      }),
+    )
+    .default([]),
   /** Defaults for every client's jobs. A container workload and its VM settings are a client's own. */
   jobDefaults: resolvedJobSettingsSchema.superRefine((job, ctx) => {
     for (const key of ["container", ...CONTAINER_ONLY_SETTINGS] as const) {
