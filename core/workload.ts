@@ -79,6 +79,9 @@ function workerRunnable(workerImage: string, command: string, extra: Json = {}):
       imageUri: workerImage,
       commands: [command],
       volumes: [`${STAGING_HOST_DIR}:${STAGING_HOST_DIR}`],
+      // The worker image runs as `node`; docker creates a missing bind-mount directory as root, and
+      // stage-in makes the task's directory writable for whatever user the client's image runs as.
+      options: "--user root",
     },
     ...extra,
   };

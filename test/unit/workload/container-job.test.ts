@@ -139,6 +139,7 @@ describe("a container client's Batch job body", () => {
     ] as const) {
       expect(r.container).toMatchObject({ imageUri: PLATFORM.workerImage, commands: [command] });
       expect(r.container.volumes).toEqual(["/mnt/disks/batchline:/mnt/disks/batchline"]);
+      expect(r.container.options).toBe("--user root");
     }
     expect(stageIn.alwaysRun).toBeUndefined();
     expect(stageOut.alwaysRun).toBeUndefined();
