@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Message } from "@google-cloud/pubsub";
 import type { Command } from "commander";
+import { loadConfig } from "../core/config/load.ts";
+import { ConfigError } from "../core/errors.ts";
 import { topicName } from "../core/ids.ts";
 import { createLogger } from "../core/logger.ts";
 import { type ResultMessageV1, resultMessageV1Schema } from "../core/messages.ts";
@@ -81,15 +83,20 @@ function planDemo(opts: DemoOptions, keep: (example: PreparedExample) => void): 
     let example: PreparedExample;
     try {
       example = prepareExample(opts.example, { configDir: opts.config });
+      keep(example);
+      // The project's config with the example's client must hold together (ids unique, files valid).
+      loadConfig(example.configDir);
     } catch (err) {
-      if (err instanceof ExampleError || (err as Error).name === "ConfigError") {
-        console.error((err as Error).message);
+      if (err instanceof ExampleError) {
+        console.error(err.message);
+        return 2;
+      }
+      if (err instanceof ConfigError) {
+        console.error(`invalid config: ${err.message}`);
         return 2;
       }
       throw err;
     }
-    keep(example);
-    configOrExit(example.configDir);
     const files = readInputs(example.inputsDir, undefined);
     if (typeof files === "number") return files;
     return {
