@@ -302,7 +302,7 @@ async function recordWorkloadFailure(
   const error =
     said !== ""
       ? `${image} failed on attempt ${env.attempt}: ${said}`
-      : `${image} exited non-zero on attempt ${env.attempt} without writing BATCHLINE_ERROR_FILE; see the task's logs`;
+      : `${image} failed on attempt ${env.attempt} without writing BATCHLINE_ERROR_FILE (a non-zero exit, or the image could not start); see the task's status and logs`;
   // Whether Batch retries is its lifecycle policy's call (exit 3: no); the record says what happened.
   const record = buildTaskRecord(facts, { status: "FAILED", retryable: true, error }, deps.now());
   await writeTaskRecord(bucket, env.run, env.taskIndex, record);

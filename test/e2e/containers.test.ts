@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type PreparedExample, prepareExample } from "../../cli/example.ts";
 import { createLogger } from "../../core/logger.ts";
@@ -17,8 +19,16 @@ let cloud: LocalCloud;
 const inbox = new Inbox();
 const taskEvents: TaskEvent[] = [];
 
+// A second container client whose image the local image map does not know.
+const UNMAPPED = "unmapped";
+const UNMAPPED_IMAGE = "europe-west2-docker.pkg.dev/batchline-demo/clients/not-mapped:3";
+
 beforeAll(async () => {
   example = prepareExample("python-client");
+  writeFileSync(
+    join(example.configDir, "clients", `${UNMAPPED}.yaml`),
+    `id: ${UNMAPPED}\njob:\n  container: { imageUri: "${UNMAPPED_IMAGE}" }\n  maxRetryCount: 0\n`,
+  );
   cloud = await startLocalCloud({
     configDir: example.configDir,
     localConfigFile: example.localConfigFile,
@@ -27,7 +37,7 @@ beforeAll(async () => {
     logger: createLogger({ component: "e2e", level: process.env.BATCHLINE_E2E_LOG ?? "error" }),
   });
   cloud.batch.onTaskEvent((e) => taskEvents.push(e));
-  await inbox.watch(cloud, [CLIENT]);
+  await inbox.watch(cloud, [CLIENT, UNMAPPED]);
 });
 
 afterAll(async () => {
@@ -69,7 +79,7 @@ describe("a client's own container, end to end on the local cloud", () => {
       "europe-west2-docker.pkg.dev/batchline-demo/clients/python-client:1.0 failed on attempt 0: bad input: line 3: value 'lots' is not a number",
     );
     expect(failed.get(crash.object)).toBe(
-      "europe-west2-docker.pkg.dev/batchline-demo/clients/python-client:1.0 exited non-zero on attempt 1 without writing BATCHLINE_ERROR_FILE; see the task's logs",
+      "europe-west2-docker.pkg.dev/batchline-demo/clients/python-client:1.0 failed on attempt 1 without writing BATCHLINE_ERROR_FILE (a non-zero exit, or the image could not start); see the task's status and logs",
     );
   });
 
@@ -124,5 +134,26 @@ describe("a client's own container, end to end on the local cloud", () => {
     });
     // Staged copies are gone once the outputs are in place.
     expect(await names(`${areaPrefix("demo", CLIENT, "runs")}${message.runId}/staging/`)).toEqual([]);
+  });
+});
+
+describe("an image the local Batch has no mapping for", () => {
+  it("fails its task naming the image and the setting to add, and the run's message names the input", async () => {
+    const up = await cloud.upload(UNMAPPED, "a.csv", "item,value\nx,1\n");
+    await cloud.idle();
+    const [received] = await inbox.next(UNMAPPED, 1, 60_000);
+    expect(received?.body.status).toBe("FAILED");
+    expect(received?.body.failedInputs.map((f) => [f.object, f.reason])).toEqual([
+      [
+        up.object,
+        `${UNMAPPED_IMAGE} failed on attempt 0 without writing BATCHLINE_ERROR_FILE (a non-zero exit, or the image could not start); see the task's status and logs`,
+      ],
+    ]);
+    const failed = taskEvents.filter((e) => e.job.includes(`-${UNMAPPED}-`) && e.state === "FAILED");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.event.description).toContain(
+      `container image "${UNMAPPED_IMAGE}" having no local mapping (add it under batch.images in ${example.localConfigFile})`,
+    );
+    expect(failed[0]?.event.taskExecution?.exitCode).toBe(125);
   });
 });

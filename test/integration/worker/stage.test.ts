@@ -162,7 +162,7 @@ describe("stage-failed", () => {
     expect(await readTaskRecord(h.bucket, run.runId, 1)).toMatchObject({
       status: "FAILED",
       attempt: 2,
-      error: `${IMAGE} exited non-zero on attempt 2 without writing BATCHLINE_ERROR_FILE; see the task's logs`,
+      error: `${IMAGE} failed on attempt 2 without writing BATCHLINE_ERROR_FILE (a non-zero exit, or the image could not start); see the task's status and logs`,
     });
   });
 });
