@@ -157,3 +157,25 @@ describe("an image the local Batch has no mapping for", () => {
     expect(failed[0]?.event.taskExecution?.exitCode).toBe(125);
   });
 });
+
+describe("every job, container or built-in", () => {
+  it("runs as its client's own worker account, with the client's labels on the job and its VMs", async () => {
+    await cloud.upload("demo", "one.jsonl", '{"text":"a"}\n');
+    await cloud.idle();
+    const { platform } = cloud.config;
+    const { jobs } = cloud.batch.listJobs(`projects/${platform.project}/locations/${platform.region}`);
+    const byClient = new Map(jobs.map((j) => [j.labels?.["batchline-client"], j]));
+    for (const client of ["demo", CLIENT, UNMAPPED]) {
+      const job = byClient.get(client);
+      expect(job, client).toBeDefined();
+      expect(job?.allocationPolicy?.serviceAccount).toEqual({
+        email: `blw-demo-${client}@${platform.project}.iam.gserviceaccount.com`,
+      });
+      expect(job?.allocationPolicy?.labels).toEqual({
+        "batchline-product": "demo",
+        "batchline-client": client,
+      });
+      expect(job?.labels).toMatchObject({ "batchline-product": "demo", "batchline-trigger": "event" });
+    }
+  });
+});
