@@ -286,7 +286,8 @@ describe("the pipeline's job", () => {
     expect(group?.taskSpec?.computeResource).toEqual({ cpuMilli: "1000", memoryMib: "2048" });
     expect(parsed.allocationPolicy).toEqual({
       instances: [{ policy: { machineType: "e2-standard-2", provisioningModel: "SPOT" } }],
-      serviceAccount: {},
+      serviceAccount: { email: "blw-demo-demo@batchline-demo.iam.gserviceaccount.com" },
+      labels: { "batchline-product": "demo", "batchline-client": "demo" },
     });
   });
 });
