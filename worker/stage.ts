@@ -10,7 +10,7 @@ import { classifyError, exitCodeFor } from "./classify.ts";
 import { parseWorkerEnv, recordLocationFrom, type WorkerEnv } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { readAssignment } from "./manifest.ts";
-import { inputSize, writeTaskRecord } from "./task.ts";
+import { DEFAULT_RESUMABLE_THRESHOLD_BYTES, inputSize, writeTaskRecord } from "./task.ts";
 import { buildTaskRecord, NO_INPUT_GENERATION, type TaskFacts } from "./task-record.ts";
 
 /**
@@ -259,10 +259,12 @@ async function stageOut(
   // 1. Upload everything beside the outputs; nothing under outputs/ changes until all of it is there.
   for (const f of names) {
     const path = join(outDir, f.rel);
-    bytes += (await lstat(path)).size;
+    const size = (await lstat(path)).size;
+    bytes += size;
     await bucket.upload(path, {
       destination: f.staged,
-      resumable: false,
+      // Large model outputs go in resumable chunks, as the built-in worker's large outputs do.
+      resumable: size >= DEFAULT_RESUMABLE_THRESHOLD_BYTES,
       validation: "crc32c",
       metadata: { metadata: provenance },
     });
