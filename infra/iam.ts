@@ -74,6 +74,32 @@ export function clientReaderCondition(bucket: string, product: string, client: s
 }
 
 /**
+ * What a client's worker account reads: its own inputs and run records (the run's manifest). Reads only:
+ * listing is checked against the bucket and is not granted, so the account cannot list any prefix.
+ */
+export function workerReaderCondition(bucket: string, product: string, client: string): IamCondition {
+  const inputs = celSafe(objectResourceName(bucket, areaPrefix(product, client, "inputs")), "prefix");
+  const runs = celSafe(objectResourceName(bucket, areaPrefix(product, client, "runs")), "prefix");
+  return {
+    title: `${client} worker: read own inputs and runs`,
+    description: `Read objects under gs://${bucket}/${areaPrefix(product, client, "inputs")} and runs/`,
+    expression: `resource.name.startsWith("${inputs}") || resource.name.startsWith("${runs}")`,
+  };
+}
+
+/** What a client's worker account writes: its own outputs, errors and run records (task records, staging). */
+export function workerWriterCondition(bucket: string, product: string, client: string): IamCondition {
+  const areas = (["outputs", "errors", "runs"] as const).map((area) =>
+    celSafe(objectResourceName(bucket, areaPrefix(product, client, area)), "prefix"),
+  );
+  return {
+    title: `${client} worker: write own outputs, errors, runs`,
+    description: `Create, overwrite and delete objects under gs://${bucket}/${clientPrefix(product, client)}{outputs,errors,runs}/`,
+    expression: areas.map((a) => `resource.name.startsWith("${a}")`).join(" || "),
+  };
+}
+
+/**
  * Lets the function build account manage the staging buckets Cloud Functions creates for sources and build
  * artifacts (`gcf-v2-sources-*`, `gcf-v2-uploads-*`), and nothing else in the project's storage.
  */

@@ -72,6 +72,15 @@ export function clientAccountId(product: string, client: string): string {
   return checkedAccountId(fitName(`blc-${product}-${client}`, 30));
 }
 
+/**
+ * `blw-<product>-<client>`: the account a container client's Batch tasks run as. It reads only that client's
+ * inputs and writes only its outputs, errors and run records, so one client's image can never touch another's
+ * objects (docs/architecture.md "Container workloads").
+ */
+export function clientWorkerAccountId(product: string, client: string): string {
+  return checkedAccountId(fitName(`blw-${product}-${client}`, 30));
+}
+
 export function serviceAccountEmail(accountId: string, project: string): string {
   return `${accountId}@${project}.iam.gserviceaccount.com`;
 }

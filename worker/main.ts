@@ -2,6 +2,7 @@ import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
 import { crc32cImplementation, fastCrc32cGenerator } from "../core/crc32c.ts";
 import { createLogger } from "../core/logger.ts";
 import { taskLabels } from "./env.ts";
+import { isStageCommand, runStage } from "./stage.ts";
 import { runTask } from "./task.ts";
 
 /**
@@ -19,6 +20,11 @@ async function main(): Promise<number> {
     // The client's own CRC32C costs about as much CPU as processing the records; ours is 7-20x faster.
     crc32cGenerator: fastCrc32cGenerator,
   });
+  // `stage-in` / `stage-out` / `stage-failed`: a staging step around a client's container (worker/stage.ts).
+  const command = process.argv[2];
+  if (isStageCommand(command)) {
+    return runStage(command, process.env, { storage, logger, now: () => new Date() });
+  }
   const outcome = await runTask(process.env, {
     storage,
     logger,

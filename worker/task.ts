@@ -249,7 +249,8 @@ async function processInput(job: InputJob): Promise<void> {
 }
 
 /** The size of exactly the claimed generation; a generation that is gone can never be processed. */
-async function inputSize(file: File, uri: string): Promise<number> {
+/** The input generation's size; a missing generation is a PermanentTaskError. */
+export async function inputSize(file: File, uri: string): Promise<number> {
   try {
     const [meta] = await file.getMetadata();
     return Number(meta.size ?? 0);
@@ -263,7 +264,8 @@ async function inputSize(file: File, uri: string): Promise<number> {
   }
 }
 
-async function writeTaskRecord(
+/** Writes `runs/<runId>/tasks/<index>.json` (last attempt wins). */
+export async function writeTaskRecord(
   bucket: Bucket,
   run: WorkerEnv["run"],
   index: number,

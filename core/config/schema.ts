@@ -39,6 +39,54 @@ const envNameSchema = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
   .refine((n) => !n.startsWith("BATCH_"), "names starting with BATCH_ are reserved by Google Batch");
 
+/**
+ * A client's own container image as its workload (docs/processors.md "Container workloads"). Batch runs it
+ * once per input, with the task contract's variables; `${BATCHLINE_INPUT_PATH}` and `${BATCHLINE_OUTPUT_DIR}`
+ * in `commands` (or `entrypoint`) are replaced by those paths.
+ */
+export const containerWorkloadSchema = z.strictObject({
+  /** The image, e.g. `europe-west2-docker.pkg.dev/PROJECT/clients/my-model:1.4`. */
+  imageUri: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9.-]*(?::\d+)?\/[a-z0-9._/-]+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})?$/,
+      'must be an image reference such as "europe-west2-docker.pkg.dev/my-project/clients/model:1"',
+    ),
+  /** Replaces the image's ENTRYPOINT, e.g. `python3`. */
+  entrypoint: z.string().min(1, "must not be empty").optional(),
+  /** Replace the image's CMD, e.g. `["main.py", "${BATCHLINE_INPUT_PATH}", "${BATCHLINE_OUTPUT_DIR}"]`. */
+  commands: z.array(z.string()).optional(),
+});
+export type ContainerWorkload = z.infer<typeof containerWorkloadSchema>;
+
+/** One kind of GPU on each VM (allocationPolicy.instances[].policy.accelerators). */
+export const acceleratorSchema = z.strictObject({
+  /** Compute Engine accelerator type, e.g. `nvidia-tesla-t4` or `nvidia-l4`. */
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*[a-z0-9]$/, 'must be an accelerator type such as "nvidia-tesla-t4"'),
+  /** GPUs of this type per VM. */
+  count: z.number().int().min(1).max(16),
+});
+
+/** The VM's boot disk (allocationPolicy.instances[].policy.bootDisk). */
+export const bootDiskSchema = z.strictObject({
+  /** Size in GB; it holds the image layers, so large ML images need more than Batch's 30 GB default. */
+  sizeGb: z.number().int().min(10).max(64_000).optional(),
+  /** Boot image: `batch-debian`, `batch-cos`, `batch-hpc-rocky`, or an image URL / family. */
+  image: z.string().min(1).optional(),
+  /** Disk type: `pd-balanced` (default), `pd-ssd`, `pd-standard`. */
+  type: z.enum(["pd-balanced", "pd-ssd", "pd-standard", "pd-extreme", "hyperdisk-balanced"]).optional(),
+});
+
+/** Settings that only a container workload takes; named in errors when given without `container`. */
+export const CONTAINER_ONLY_SETTINGS = [
+  "accelerators",
+  "installGpuDrivers",
+  "bootDisk",
+  "allowedLocations",
+] as const;
+
 /** Job settings a platform sets as defaults and a client may override. Every field is optional here. */
 export const jobSettingsSchema = z.strictObject({
   /** Compute Engine machine type for the job's VMs, e.g. `e2-standard-2`. */
@@ -67,6 +115,26 @@ export const jobSettingsSchema = z.strictObject({
   env: z.record(envNameSchema, z.string()).optional(),
   /** Environment variables filled from Secret Manager: NAME -> projects/P/secrets/S/versions/V. */
   secrets: z.record(envNameSchema, secretRefSchema).optional(),
+  /** The client's own container image as its workload, instead of a built-in processor. Clients only. */
+  container: containerWorkloadSchema.optional(),
+  /** GPUs on each VM (container workloads only). */
+  accelerators: z.array(acceleratorSchema).min(1, "must list at least one accelerator").optional(),
+  /** Let Batch install the GPU drivers (default true when accelerators are set; container workloads only). */
+  installGpuDrivers: z.boolean().optional(),
+  /** Boot disk size, image and type (container workloads only). */
+  bootDisk: bootDiskSchema.optional(),
+  /** Where the VMs may run, e.g. `["zones/europe-west2-b", "regions/europe-west2"]` (container workloads only). */
+  allowedLocations: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^(?:regions\/[a-z]+-[a-z]+\d+|zones\/[a-z]+-[a-z]+\d+-[a-z])$/,
+          'must be "regions/REGION" or "zones/ZONE", e.g. "zones/europe-west2-b"',
+        ),
+    )
+    .min(1, "must list at least one location")
+    .optional(),
   /** Name of the worker processor that handles each input (see docs/processors.md). */
   processor: z
     .string()
@@ -107,8 +175,50 @@ export const platformConfigSchema = z.strictObject({
     ),
   /** Worker container image, e.g. `europe-west2-docker.pkg.dev/PROJECT/batchline/worker:TAG`. */
   workerImage: z.string().min(1, "must name the worker image"),
-  /** Defaults for every client's jobs. */
-  jobDefaults: resolvedJobSettingsSchema,
+  /**
+   * Client workload images this project builds (cloudbuild.yaml builds each, tagged with the commit and
+   * `latest`, and pushes it once the tests pass). Clients' `job.container.imageUri` name them with a tag.
+   */
+  workloadImages: z
+    .array(
+      z.strictObject({
+        /** Repository path without a tag, e.g. `europe-west2-docker.pkg.dev/PROJECT/clients/model`. */
+        image: z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9.-]*(?::\d+)?\/[a-z0-9._/-]+$/,
+            'must be an image path without a tag, such as "europe-west2-docker.pkg.dev/my-project/clients/model"',
+          ),
+        /** Build context, a directory relative to the repository root, e.g. `examples/python-client`. */
+        context: z
+          .string()
+          .regex(
+            /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/,
+            "must be a relative path inside the repository",
+          ),
+        /** Dockerfile, relative to the context (default `Dockerfile`). */
+        dockerfile: z
+          .string()
+          .regex(
+            /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/,
+            "must be a relative path inside the context",
+          )
+          .default("Dockerfile"),
+      }),
+    )
+    .default([]),
+  /** Defaults for every client's jobs. A container workload and its VM settings are a client's own. */
+  jobDefaults: resolvedJobSettingsSchema.superRefine((job, ctx) => {
+    for (const key of ["container", ...CONTAINER_ONLY_SETTINGS] as const) {
+      if (job[key] !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "belongs to a client's job (config/clients/<id>.yaml), not to the platform's defaults",
+        });
+      }
+    }
+  }),
   /** Runs an input may fail before it is a poison input that is no longer retried. */
   maxInputFailures: z.number().int().min(1).max(100).default(3),
   /** Largest input object a run accepts; bigger ones are reported as failed, not processed. */
@@ -184,8 +294,34 @@ export const clientConfigSchema = z.strictObject({
   displayName: z.string().min(1).max(100).optional(),
   /** Optional cron schedule. */
   schedule: scheduleSchema.optional(),
-  /** Overrides of the platform's job defaults. */
-  job: jobSettingsSchema.default({}),
+  /** Overrides of the platform's job defaults; `container` makes the client's own image its workload. */
+  job: jobSettingsSchema.default({}).superRefine((job, ctx) => {
+    if (job.container !== undefined && job.processor !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["processor"],
+        message: "a job runs either a built-in processor or a container, not both: remove one",
+      });
+    }
+    if (job.container === undefined) {
+      for (const key of CONTAINER_ONLY_SETTINGS) {
+        if (job[key] !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "applies to container workloads only: set job.container, or remove it",
+          });
+        }
+      }
+    }
+    if (job.installGpuDrivers === true && job.accelerators === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["installGpuDrivers"],
+        message: "installs drivers for GPUs the job does not ask for: add job.accelerators",
+      });
+    }
+  }),
   /**
    * Principals that may upload inputs and read this client's objects. Empty or absent: the infra creates a
    * service account for the client.

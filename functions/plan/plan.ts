@@ -2,7 +2,7 @@ import type { PubSub } from "@google-cloud/pubsub";
 import type { Bucket, File, Storage } from "@google-cloud/storage";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import { maxInputFailuresFor, resolveJobSettings } from "../../core/config/load.ts";
-import type { ClientConfig, ResolvedJobSettings } from "../../core/config/schema.ts";
+import type { ClientConfig, PlatformConfig, ResolvedJobSettings } from "../../core/config/schema.ts";
 import { BatchlineError } from "../../core/errors.ts";
 import { batchJobId, runId as computeRunId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -16,6 +16,8 @@ import {
   type OpenRun,
   openRunName,
 } from "../../core/runs.ts";
+import { containerJobBody } from "../../core/workload.ts";
+import { clientWorkerAccountId, serviceAccountEmail } from "../../infra/names.ts";
 import { notify, republish } from "../notify/notify.ts";
 import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
@@ -65,6 +67,10 @@ export interface PlannedRun {
   mode: RunMode;
   job: ResolvedJobSettings;
   plannedAt: string;
+  /** The client's own worker account (infra ClientWorker): every job of the client runs as it. */
+  workerServiceAccount: string;
+  /** A container client's whole Batch job body (core/workload.ts); absent for the built-in worker. */
+  jobBody?: Record<string, unknown>;
 }
 
 /** Nothing pending (event and sweep runs): no run, no job, no message. */
@@ -126,11 +132,16 @@ export function taskCountFor(mode: RunMode, inputCount: number): number {
 
 function answer(
   manifest: Manifest,
-  bucket: string,
+  platform: PlatformConfig,
   headerName: string,
   job: ResolvedJobSettings,
 ): PlannedRun {
-  return {
+  const bucket = platform.bucket;
+  const workerServiceAccount = serviceAccountEmail(
+    clientWorkerAccountId(manifest.product, manifest.client),
+    platform.project,
+  );
+  const run: PlannedRun = {
     runId: manifest.runId,
     jobId: manifest.jobId,
     taskCount: manifest.taskCount,
@@ -140,7 +151,28 @@ function answer(
     mode: manifest.mode,
     job,
     plannedAt: manifest.plannedAt,
+    workerServiceAccount,
   };
+  if (job.container !== undefined && manifest.taskCount > 0) {
+    run.jobBody = containerJobBody(
+      job.container,
+      job,
+      {
+        product: manifest.product,
+        client: manifest.client,
+        runId: manifest.runId,
+        jobId: manifest.jobId,
+        taskCount: manifest.taskCount,
+        manifestUri: run.manifestUri,
+      },
+      {
+        workerImage: platform.workerImage,
+        serviceAccountEmail: workerServiceAccount,
+        maxInputBytes: platform.maxInputBytes,
+      },
+    );
+  }
+  return run;
 }
 
 interface Rejection {
@@ -178,7 +210,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   const existing = await readJson(bucket.file(headerName), manifestSchema);
   if (existing !== null) {
     logger.info({ taskCount: existing.taskCount }, "run already planned; returning its manifest");
-    return answer(existing, platform.bucket, headerName, job);
+    return answer(existing, platform, headerName, job);
   }
 
   const now = deps.now();
@@ -394,7 +426,8 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
       trigger: request.trigger,
       execution: request.execution ?? null,
       plannedAt: now.toISOString(),
-      processor: job.processor,
+      // A container run names its image: the platform default processor does not run.
+      processor: job.container ? `container ${job.container.imageUri}` : job.processor,
       mode,
       inputCount: written.inputs.length,
       taskCount: taskCountFor(mode, written.inputs.length),
@@ -407,7 +440,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
         { inputCount: manifest.inputCount, taskCount: manifest.taskCount, rejected: rejections.length, mode },
         `planned run ${runId}: ${manifest.inputCount} inputs, ${rejections.length} refused`,
       );
-      return answer(manifest, platform.bucket, headerName, job);
+      return answer(manifest, platform, headerName, job);
     }
 
     // An identical call wrote the header first. Its manifest is the run; let go of what it does not list.
@@ -432,7 +465,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
     const unreported = rejections.filter((r) => !reported.has(`${r.object}#${r.generation}`));
     await unreject(bucket, unreported, runId, now, logger);
     logger.info("an identical plan call wrote the manifest first; returning it");
-    return answer(winner, platform.bucket, headerName, job);
+    return answer(winner, platform, headerName, job);
   };
 
   // One planner per client at a time, so planners that wake together do not split a burst into many jobs.

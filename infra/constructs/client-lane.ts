@@ -7,6 +7,7 @@ import { ClientSchedule } from "./client-schedule.ts";
 import { ClientStorageAccess } from "./client-storage-access.ts";
 import { ClientTopic, subscribersOf } from "./client-topic.ts";
 import { ClientTrigger } from "./client-trigger.ts";
+import { ClientWorker } from "./client-worker.ts";
 
 export interface ClientLaneProps {
   platform: PlatformConfig;
@@ -14,12 +15,14 @@ export interface ClientLaneProps {
 }
 
 /**
- * Everything one client has: its principals and their bucket access, its upload trigger, its result topic
+ * Everything one client has: its principals and their bucket access, the worker account its Batch tasks run
+ * as, its upload trigger, its result topic
  * and, when it has a schedule, its scheduler job. Platform resources are named, not referenced (names.ts),
  * so the lane deploys on its own once the platform exists.
  */
 export class ClientLane extends Construct {
   readonly principals: ClientPrincipals;
+  readonly worker: ClientWorker;
 
   constructor(scope: Construct, id: string, props: ClientLaneProps) {
     super(scope, id);
@@ -35,6 +38,7 @@ export class ClientLane extends Construct {
       client: client.id,
       principals: this.principals.members,
     });
+    this.worker = new ClientWorker(this, "worker", { platform, client });
     new ClientTrigger(this, "uploads", {
       project,
       region,

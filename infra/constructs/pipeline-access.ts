@@ -49,9 +49,10 @@ export class PipelineAccess extends Construct {
     const { accounts } = props;
     const bucket = props.bucket.bucket.name;
 
-    // Batch tasks read inputs and write outputs, errors and task records; plan and notify read inputs and
-    // write claims, manifests and summaries. objectUser is create/get/list/update/delete on objects only.
-    for (const role of ["worker", "plan", "notify"] as const) {
+    // plan and notify read inputs and write claims, manifests and summaries. objectUser is
+    // create/get/list/update/delete on objects only. Batch tasks get no bucket-wide grant: each client's
+    // run as that client's own worker account, limited to its prefixes (ClientWorker, in its lane).
+    for (const role of ["plan", "notify"] as const) {
       new StorageBucketIamMember(this, `bucket-${role}`, {
         bucket,
         role: ROLES.storageObjectUser,

@@ -6,6 +6,7 @@ import { durationMs } from "./schema.ts";
 import type { SecretResolver } from "./secrets.ts";
 import type { EnvironmentJson, RunnableJson, TaskGroupJson } from "./spec.ts";
 import { EXIT_CODES } from "./status.ts";
+import { containerView, VmPathError } from "./vm-paths.ts";
 
 /**
  * One attempt of one task: its runnables in order, as the Batch agent runs them on a VM.
@@ -219,9 +220,21 @@ export async function runAttempt(settings: AttemptSettings, input: AttemptInput)
               `container image "${imageUri}" having no local mapping (add it under batch.images in ${settings.configFile})`,
             );
           }
-          argv = containerCommand(found.mapping, runnable.container);
+          const view = await containerView(join(input.workDir, "vm"), runnable.container).catch((err) => {
+            if (err instanceof VmPathError) throw new TaskSetupError(err.message, err.exitCode, err.reason);
+            throw err;
+          });
+          const c = runnable.container;
+          argv = containerCommand(found.mapping, {
+            ...c,
+            ...(c.entrypoint !== undefined ? { entrypoint: view.translate(c.entrypoint) } : {}),
+            ...(c.commands !== undefined ? { commands: c.commands.map(view.translate) } : {}),
+          });
           cwd = resolveFrom(settings.rootDir, found.mapping.cwd);
-          env = await runnableEnv(settings, input, runnable, found.mapping);
+          const own = await runnableEnv(settings, input, runnable, found.mapping);
+          // docker: variables given with -e (the job's) win over the env file's.
+          env = { ...view.envFile };
+          for (const [k, v] of Object.entries(own)) env[k] = view.translate(v);
         } else {
           argv = await scriptCommand(settings, input, runnable.script ?? {}, i);
           env = await runnableEnv(settings, input, runnable, undefined);

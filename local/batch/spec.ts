@@ -213,12 +213,6 @@ export function validateJob(body: unknown, jobName: string): JobJson {
         if (r.container !== undefined) {
           if (!r.container.imageUri)
             checks.add(`${rat}.container.image_uri`, "container.imageUri is required");
-          if (r.container.volumes && r.container.volumes.length > 0) {
-            checks.add(
-              `${rat}.container.volumes`,
-              "container volumes are not supported by the local Batch service",
-            );
-          }
         }
         if (r.script !== undefined && !r.script.text && !r.script.path) {
           checks.add(`${rat}.script`, "a script runnable needs text or path");

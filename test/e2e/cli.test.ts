@@ -50,6 +50,34 @@ describe("batchline demo (npm start)", () => {
     expect(result.stdout).toContain("Done: every input processed, SUCCEEDED");
   });
 
+  it("--example python-client runs a client's own container, prints its message and output names, exits 0", async () => {
+    const result = await run(["demo", "--example", "python-client"]);
+    expect(result.stderr).not.toMatch(/Error/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      "uploaded gs://batchline-demo-batch/demo/python-client/inputs/orders-north.csv",
+    );
+    expect(result.stdout).toMatch(/job bl-demo-python-client-ev-[0-9a-f]{16}: tasks 2\/2 done/);
+    expect(result.stdout).toContain("Message on batch-demo-python-client-outputs");
+    expect(result.stdout).toContain('"status": "SUCCEEDED"');
+    for (const input of ["orders-north.csv", "orders-south.csv"]) {
+      for (const file of ["scored.csv", "summary.json"]) {
+        expect(result.stdout).toContain(
+          `gs://batchline-demo-batch/demo/python-client/outputs/${input}/${file}`,
+        );
+      }
+    }
+    expect(result.stdout).toContain("Done: every input processed, SUCCEEDED");
+  });
+
+  it("--example names the examples there are when asked for one that is not", async () => {
+    const result = await run(["demo", "--example", "cobol-client"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'no example "cobol-client" (an example is examples/<name>/client.yaml; known: python-client)',
+    );
+  });
+
   it("refuses an inputs folder with nothing to upload, saying so", async () => {
     const result = await run(["demo", "--inputs", "docs"]);
     expect(result.code).toBe(2);

@@ -7,6 +7,7 @@ import { type PlannedRun, type PlanResponse, plan } from "../../../functions/pla
 import type { PlanRequest } from "../../../functions/plan/request.ts";
 import { claimNameFor } from "../../../functions/shared/claims.ts";
 import { BadRequestError } from "../../../functions/shared/errors.ts";
+import { validateJob } from "../../../local/batch/spec.ts";
 import { testConfig } from "../../fixtures/functions/config.ts";
 import {
   type Gcs,
@@ -118,6 +119,8 @@ describe("plan", () => {
         env: { GREETING: "hi" },
       }),
       plannedAt: NOW.toISOString(),
+      // The client's own worker account (infra ClientWorker), which its job runs as.
+      workerServiceAccount: "blw-shop-acme@batchline-test.iam.gserviceaccount.com",
     });
     const { header, inputs } = await readManifest(gcs.bucket, manifestName(response));
     expect(header).toMatchObject({
@@ -455,5 +458,59 @@ describe("plan", () => {
     const run = plan(event("e-x", "nobody"), deps());
     await expect(run).rejects.toBeInstanceOf(BadRequestError);
     await expect(run).rejects.toThrow('unknown client "nobody" (configured clients: acme, nightly)');
+  });
+});
+
+describe("plan for a container client", () => {
+  const IMAGE = "europe-west2-docker.pkg.dev/bl-test/clients/model:7";
+
+  /** The test config with acme's work done by its own image instead of the built-in processor. */
+  function containerConfig(): BatchlineConfig {
+    const config = testConfig();
+    const acme = config.clients.get("acme");
+    if (!acme) throw new Error("fixture lost acme");
+    const clients = new Map(config.clients);
+    clients.set("acme", {
+      ...acme,
+      job: {
+        ...acme.job,
+        processor: undefined,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the task contract spells ${…} in commands
+        container: { imageUri: IMAGE, commands: ["${BATCHLINE_INPUT_PATH}"] },
+      },
+    });
+    return { ...config, clients };
+  }
+
+  it("returns the whole job body, valid for Batch, the same on a repeated call; the manifest names the image", async () => {
+    await upload(gcs.bucket, { [`${INPUTS}a.csv`]: "a\n", [`${INPUTS}b.csv`]: "b\n" });
+    const config = containerConfig();
+    const first = planned(await plan(event("e-c"), deps(config)));
+    const again = planned(await plan(event("e-c"), deps(config)));
+    expect(again.jobBody).toEqual(first.jobBody);
+    // biome-ignore lint/suspicious/noExplicitAny: a REST JSON body, read by path in the assertions
+    const body = first.jobBody as Record<string, any>;
+    expect(() =>
+      validateJob(structuredClone(body), `projects/p/locations/europe-west2/jobs/${first.jobId}`),
+    ).not.toThrow();
+    const group = body.taskGroups[0];
+    expect(group.taskCount).toBe("2");
+    expect(group.taskSpec.environment.variables).toMatchObject({
+      BATCHLINE_MANIFEST_URI: first.manifestUri,
+      BATCHLINE_JOB_ID: first.jobId,
+      BATCHLINE_IMAGE: IMAGE,
+    });
+    expect(group.taskSpec.runnables[1].container).toMatchObject({
+      imageUri: IMAGE,
+      commands: ["/batchline/in/input"],
+    });
+    expect(body.allocationPolicy.serviceAccount.email).toBe(first.workerServiceAccount);
+    const { header } = await readManifest(gcs.bucket, manifestName(first));
+    expect(header.processor).toBe(`container ${IMAGE}`);
+  });
+
+  it("returns no job body for a built-in client", async () => {
+    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    expect(planned(await plan(event("e-b"), deps())).jobBody).toBeUndefined();
   });
 });

@@ -198,7 +198,7 @@ describe("service rules beyond the schema", () => {
     );
   });
 
-  it("says clearly what the local service does not support", () => {
+  it("says clearly what the local service does not support (container volumes it emulates: see vm-paths)", () => {
     const lines = apiError(() =>
       validateJob(
         {
@@ -219,7 +219,6 @@ describe("service rules beyond the schema", () => {
     expect(lines).toEqual([
       "job.notifications: notifications (Pub/Sub job and task state messages) are not supported by the local Batch service",
       "job.task_groups[0].task_spec.runnables[0].barrier: barrier runnables are not supported by the local Batch service",
-      "job.task_groups[0].task_spec.runnables[1].container.volumes: container volumes are not supported by the local Batch service",
       "job.task_groups[0].task_spec.volumes: volumes (GCS, NFS, disks) are not supported by the local Batch service",
       "job.task_groups[0].task_spec.environment.encrypted_variables: encryptedVariables (Cloud KMS) is not supported by the local Batch service; use variables or secretVariables",
     ]);
@@ -287,7 +286,8 @@ describe("the pipeline's job", () => {
     expect(group?.taskSpec?.computeResource).toEqual({ cpuMilli: "1000", memoryMib: "2048" });
     expect(parsed.allocationPolicy).toEqual({
       instances: [{ policy: { machineType: "e2-standard-2", provisioningModel: "SPOT" } }],
-      serviceAccount: {},
+      serviceAccount: { email: "blw-demo-demo@batchline-demo.iam.gserviceaccount.com" },
+      labels: { "batchline-product": "demo", "batchline-client": "demo" },
     });
   });
 });

@@ -42,7 +42,10 @@ beforeAll(() => {
   acmeEu = synth.stack("client-acme-eu");
 });
 
-function bucketGrants(stack: StackJson) {
+const ACME_WORKER = platformMember("blw-shop-acme");
+const objects = (prefix: string) => `projects/_/buckets/bl-fixture-1-batch/objects/shop/${prefix}`;
+
+function allBucketGrants(stack: StackJson) {
   return resourcesOf(stack, "google_storage_bucket_iam_member").map(([, g]) => ({
     bucket: g.bucket,
     role: g.role,
@@ -51,15 +54,23 @@ function bucketGrants(stack: StackJson) {
   }));
 }
 
+/** The grants of the client's principals (its worker account's are checked on their own below). */
+function bucketGrants(stack: StackJson) {
+  return allBucketGrants(stack).filter((g) => !String(g.member).startsWith("serviceAccount:blw-"));
+}
+
 describe("client principals", () => {
   it("creates a service account for a client that names no uploaders", () => {
     const accounts = resourcesOf(acme, "google_service_account").map(([, a]) => a);
-    expect(accounts).toHaveLength(1);
-    expect(accounts[0]).toMatchObject({ account_id: "blc-shop-acme", project: PROJECT });
+    expect(accounts.map((a) => a.account_id).sort()).toEqual(["blc-shop-acme", "blw-shop-acme"]);
+    expect(accounts.find((a) => a.account_id === "blc-shop-acme")).toMatchObject({ project: PROJECT });
   });
 
   it("uses the named uploaders, and creates no account, when the config lists them", () => {
-    expect(resourcesOf(acmeEu, "google_service_account")).toHaveLength(0);
+    // Only the worker account its tasks run as.
+    expect(resourcesOf(acmeEu, "google_service_account").map(([, a]) => a.account_id)).toEqual([
+      "blw-shop-acme-eu",
+    ]);
     expect([...new Set(bucketGrants(acmeEu).map((g) => g.member))].sort()).toEqual(
       [...ACME_EU_UPLOADERS].sort(),
     );
@@ -103,13 +114,74 @@ describe("client bucket access", () => {
     }
   });
 
-  it("grants nothing at project level", () => {
-    for (const stack of [acme, acmeEu]) {
-      const projectLevel = Object.keys(stack.resource ?? {}).filter((t) =>
-        t.startsWith("google_project_iam"),
-      );
-      expect(projectLevel).toEqual([]);
+  it("grants nothing at project level but the worker account's Batch agent and log writing", () => {
+    for (const [stack, client] of [
+      [acme, "acme"],
+      [acmeEu, "acme-eu"],
+    ] as const) {
+      const projectLevel = resourcesOf(stack, "google_project_iam_member").map(([, g]) => ({
+        role: g.role,
+        member: resolveAccount(stack, g.member),
+        condition: g.condition,
+      }));
+      expect(projectLevel).toEqual([
+        {
+          role: "roles/batch.agentReporter",
+          member: platformMember(`blw-shop-${client}`),
+          condition: undefined,
+        },
+        {
+          role: "roles/logging.logWriter",
+          member: platformMember(`blw-shop-${client}`),
+          condition: undefined,
+        },
+      ]);
+      expect(Object.keys(stack.resource ?? {}).filter((t) => t.startsWith("google_project_iam"))).toEqual([
+        "google_project_iam_member",
+      ]);
     }
+  });
+});
+
+describe("client worker account", () => {
+  it("reads only the client's inputs and runs, and writes only its outputs, errors and runs", () => {
+    expect(allBucketGrants(acme).filter((g) => g.member === ACME_WORKER)).toEqual([
+      {
+        bucket: "bl-fixture-1-batch",
+        role: "roles/storage.objectViewer",
+        member: ACME_WORKER,
+        expression: `resource.name.startsWith("${objects("acme/inputs/")}") || resource.name.startsWith("${objects("acme/runs/")}")`,
+      },
+      {
+        bucket: "bl-fixture-1-batch",
+        role: "roles/storage.objectUser",
+        member: ACME_WORKER,
+        expression: ["outputs", "errors", "runs"]
+          .map((a) => `resource.name.startsWith("${objects(`acme/${a}/`)}")`)
+          .join(" || "),
+      },
+    ]);
+  });
+
+  it("may be used by the workflow's account only, to create the client's jobs", () => {
+    const actAs = resourcesOf(acme, "google_service_account_iam_member").map(([, g]) => ({
+      role: g.role,
+      member: g.member,
+    }));
+    expect(actAs).toEqual([{ role: "roles/iam.serviceAccountUser", member: platformMember("bl-shop-wf") }]);
+  });
+
+  it("pulls images from the platform's repository", () => {
+    const pulls = resourcesOf(acme, "google_artifact_registry_repository_iam_member").map(([, g]) => ({
+      repository: g.repository,
+      role: g.role,
+      member: resolveAccount(acme, g.member),
+    }));
+    expect(pulls).toContainEqual({
+      repository: "batchline",
+      role: "roles/artifactregistry.reader",
+      member: ACME_WORKER,
+    });
   });
 });
 

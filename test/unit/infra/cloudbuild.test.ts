@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { loadConfig } from "../../../core/config/load.ts";
 import { REPO_ROOT } from "../../../infra/settings.ts";
+import { workloadImageLines } from "../../../infra/workload-images.ts";
 
 interface Step {
   id: string;
@@ -82,8 +84,11 @@ describe("cloudbuild.yaml", () => {
       "test",
       "worker-image",
       "build-worker",
+      "workload-images",
+      "build-workloads",
       "bundle-functions",
       "push-worker",
+      "push-workloads",
       "upload-functions",
       "deploy",
     ]);
@@ -132,6 +137,44 @@ describe("cloudbuild.yaml", () => {
     expect(script(step("push-worker"))).toContain(
       'docker push --all-tags "$$(cat /workspace/worker-image.txt)"',
     );
+  });
+
+  it("builds every workload image config lists from its context, and pushes them after the tests", () => {
+    expect(script(step("workload-images"))).toContain(
+      "node --import tsx infra/workload-images.ts > /workspace/workload-images.txt",
+    );
+    const build = script(step("build-workloads"));
+    expect(build).toContain("read -r image context dockerfile");
+    expect(build).toContain(
+      'docker build -f "$$context/$$dockerfile" -t "$$image:$COMMIT_SHA" -t "$$image:latest" "$$context"',
+    );
+    expect(build).toContain("< /workspace/workload-images.txt");
+    expect(script(step("push-workloads"))).toContain('docker push --all-tags "$$image"');
+    for (const id of ["lint", "typecheck", "test", "build-workloads"])
+      expect(upstream("push-workloads")).toContain(id);
+    expect(upstream("deploy")).toContain("push-workloads");
+  });
+
+  it("lists the workload images of config/platform.yaml, and names an entry whose context is missing", () => {
+    const { platform } = loadConfig(join(REPO_ROOT, "config"));
+    expect(workloadImageLines(platform)).toEqual([
+      "europe-west2-docker.pkg.dev/batchline-demo/clients/python-client\texamples/python-client\tDockerfile",
+    ]);
+    const two = {
+      ...platform,
+      workloadImages: [
+        ...platform.workloadImages,
+        {
+          image: "europe-west2-docker.pkg.dev/p/clients/model",
+          context: "examples/none",
+          dockerfile: "Dockerfile",
+        },
+      ],
+    };
+    expect(() => workloadImageLines(two)).toThrow(
+      "platform.yaml workloadImages[1] (europe-west2-docker.pkg.dev/p/clients/model): context examples/none is not a directory of the repository",
+    );
+    expect(workloadImageLines({ ...platform, workloadImages: [] })).toEqual([]);
   });
 
   it("bundles the functions with infra/bundle.ts and uploads the zip under the commit", () => {

@@ -59,8 +59,26 @@ function allowed(member: string, permission: "create" | "get" | "list", request:
     .some((g) => g.expression === undefined || evaluateCondition(g.expression, request));
 }
 
+const isWorker = (member: string) => member.startsWith("serviceAccount:blw-");
+
+/** Who acts for the client (uploaders, or the account made for it); its worker account is apart. */
 function clientMembers(client: string): string[] {
-  return [...new Set(grants.filter((g) => g.stack === `client-${client}`).map((g) => g.member))];
+  return [
+    ...new Set(
+      grants.filter((g) => g.stack === `client-${client}` && !isWorker(g.member)).map((g) => g.member),
+    ),
+  ];
+}
+
+/** The account the client's Batch tasks run as. */
+function workerMember(client: string): string {
+  const members = [
+    ...new Set(
+      grants.filter((g) => g.stack === `client-${client}` && isWorker(g.member)).map((g) => g.member),
+    ),
+  ];
+  expect(members).toHaveLength(1);
+  return members[0] as string;
 }
 
 describe("two clients", () => {
@@ -126,6 +144,51 @@ describe("two clients", () => {
   it("share no principal, so one client's grants never extend another's", () => {
     const [a, b] = CLIENTS.map(clientMembers);
     expect(a?.filter((m) => b?.includes(m))).toEqual([]);
+  });
+});
+
+describe("two clients' worker accounts (what their Batch tasks, whatever image they run, may do)", () => {
+  it("are two different accounts", () => {
+    expect(workerMember("acme")).not.toBe(workerMember("acme-eu"));
+  });
+
+  it.each(CLIENTS)("%s's worker reads its own inputs and runs, and nothing of the other client", (client) => {
+    const worker = workerMember(client);
+    expect(allowed(worker, "get", object(`shop/${client}/inputs/a.csv`))).toBe(true);
+    expect(allowed(worker, "get", object(`shop/${client}/runs/r/manifest.json`))).toBe(true);
+    for (const area of ["inputs", "outputs", "runs", "errors", "claims"]) {
+      expect(allowed(worker, "get", object(`shop/${other(client)}/${area}/x`))).toBe(false);
+    }
+    expect(allowed(worker, "get", object(`shop/${client}-x/inputs/a`))).toBe(false);
+    expect(allowed(worker, "get", object("other-product/x"))).toBe(false);
+  });
+
+  it.each(CLIENTS)("%s's worker writes only its own outputs, errors and run records", (client) => {
+    const worker = workerMember(client);
+    for (const area of ["outputs", "errors", "runs"]) {
+      expect(allowed(worker, "create", object(`shop/${client}/${area}/x`))).toBe(true);
+      expect(allowed(worker, "create", object(`shop/${other(client)}/${area}/x`))).toBe(false);
+    }
+    // It cannot add inputs (which would start runs) or touch claims (which settle them).
+    expect(allowed(worker, "create", object(`shop/${client}/inputs/x`))).toBe(false);
+    expect(allowed(worker, "create", object(`shop/${client}/claims/x`))).toBe(false);
+    expect(allowed(worker, "create", object(`shop/${client}-x/outputs/x`))).toBe(false);
+  });
+
+  it.each(CLIENTS)("%s's worker cannot list the bucket, any prefix", (client) => {
+    const worker = workerMember(client);
+    for (const prefix of [undefined, "", "shop/", `shop/${client}/`, `shop/${other(client)}/`]) {
+      expect(allowed(worker, "list", list(prefix))).toBe(false);
+    }
+  });
+
+  it("no account in any stack may write under both clients' prefixes", () => {
+    const members = [...new Set(grants.map((g) => g.member))];
+    for (const member of members) {
+      const both = CLIENTS.every((c) => allowed(member, "create", object(`shop/${c}/outputs/x`)));
+      // plan and notify hold the bucket for the pipeline itself; no worker or client principal may.
+      if (both) expect(member).toMatch(/bl-shop-(plan|notify)@/);
+    }
   });
 });
 
