@@ -2,6 +2,7 @@ import type { Bucket, File, Storage } from "@google-cloud/storage";
 import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { gsUri, runRecordName } from "../core/naming.ts";
+import { readObject } from "../core/object-read.ts";
 import { EXIT, type ManifestInput, type TaskRecord } from "../core/runs.ts";
 import { classifyError, exitCodeFor, httpStatusOf } from "./classify.ts";
 import { parseWorkerEnv, recordLocationFrom, type WorkerEnv } from "./env.ts";
@@ -206,7 +207,7 @@ async function processInput(job: InputJob): Promise<void> {
   const output = upload(input.output, processor.contentType ?? DEFAULT_CONTENT_TYPE);
   const errors = new LazyLineSink(() => upload(input.errors, DEFAULT_CONTENT_TYPE));
 
-  const read = source.createReadStream();
+  const read = readObject(source);
   let readError: unknown;
   read.on("error", (err) => {
     readError ??= err;
