@@ -2,6 +2,7 @@ import type { Bucket } from "@google-cloud/storage";
 import type { z } from "zod";
 import { ObjectNameError } from "../core/errors.ts";
 import { assertSafeObjectName, parseObjectName } from "../core/naming.ts";
+import { downloadObject } from "../core/object-read.ts";
 import {
   type Manifest,
   type ManifestInput,
@@ -113,7 +114,7 @@ async function readJson<S extends z.ZodType>(
 ): Promise<z.infer<S>> {
   let body: Buffer;
   try {
-    [body] = await bucket.file(name).download();
+    body = await downloadObject(bucket.file(name));
   } catch (err) {
     if (httpStatusOf(err) === 404) {
       throw new PermanentTaskError(`${what} gs://${bucket.name}/${name} does not exist`, { cause: err });

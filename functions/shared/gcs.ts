@@ -2,6 +2,7 @@ import type { Bucket, File } from "@google-cloud/storage";
 import type { z } from "zod";
 import { BatchlineError, describeValue } from "../../core/errors.ts";
 import { gsUri } from "../../core/naming.ts";
+import { downloadObject } from "../../core/object-read.ts";
 import { isNotFound, isPreconditionFailed } from "./errors.ts";
 
 /** An object as a listing shows it: enough to plan without downloading anything. */
@@ -81,7 +82,7 @@ export function parseJsonRecord<S extends z.ZodType>(uri: string, bytes: Buffer,
 export async function readJson<S extends z.ZodType>(file: File, schema: S): Promise<z.output<S> | null> {
   let bytes: Buffer;
   try {
-    [bytes] = await file.download();
+    bytes = await downloadObject(file);
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;
@@ -108,7 +109,7 @@ export async function readJsonVersioned<S extends z.ZodType>(
   const exact = file.bucket.file(file.name, { generation });
   let bytes: Buffer;
   try {
-    [bytes] = await exact.download();
+    bytes = await downloadObject(exact);
   } catch (err) {
     // Replaced between the two calls: read again from the top.
     if (isNotFound(err)) return readJsonVersioned(file, schema);
