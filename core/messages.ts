@@ -104,7 +104,7 @@ export function resultMessageAttributes(message: ResultMessageV1): Record<string
   };
 }
 
-/** Caps a reason to MAX_REASON_CHARS, marking the cut. */
-export function capReason(reason: string): string {
-  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS - 3)}...`;
+/** Caps a reason to `max` characters (MAX_REASON_CHARS unless said), marking the cut with "...". */
+export function capReason(reason: string, max = MAX_REASON_CHARS): string {
+  return reason.length <= max ? reason : `${reason.slice(0, max - 3)}...`;
 }

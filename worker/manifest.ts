@@ -1,5 +1,6 @@
 import type { Bucket } from "@google-cloud/storage";
 import type { z } from "zod";
+import { httpStatusOf } from "../core/classify.ts";
 import { ObjectNameError } from "../core/errors.ts";
 import { assertSafeObjectName, parseObjectName } from "../core/naming.ts";
 import { downloadObject } from "../core/object-read.ts";
@@ -10,7 +11,6 @@ import {
   manifestSchema,
   manifestShardSchema,
 } from "../core/runs.ts";
-import { httpStatusOf } from "./classify.ts";
 import type { RunLocation } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 

@@ -2,7 +2,7 @@ import type { HttpFunction, Request, Response } from "@google-cloud/functions-fr
 import type { z } from "zod";
 import { describeValue } from "../../core/errors.ts";
 import { createLogger, type Logger, traceFields } from "../../core/logger.ts";
-import { BadRequestError, classifyError } from "./errors.ts";
+import { answerFor, BadRequestError } from "./errors.ts";
 
 /** Reads the request body as JSON whatever content type it came with (the workflow sends application/json). */
 export function jsonBody(req: Pick<Request, "body">): unknown {
@@ -85,7 +85,7 @@ export function httpShell<S extends z.ZodType, D, R>(options: ShellOptions<S, D,
       const result = await options.handle(body, deps, logger);
       res.status(200).json(result);
     } catch (err) {
-      const answer = classifyError(err);
+      const answer = answerFor(err);
       // Bad input is the caller's to fix: its message is enough. Anything else gets its stack and cause.
       if (answer.status === 400) {
         logger.warn(
