@@ -11,6 +11,7 @@ import {
   manifestSchema,
   manifestShardSchema,
 } from "../core/runs.ts";
+import { schemaProblems } from "../core/schema-problems.ts";
 import type { RunLocation } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 
@@ -131,9 +132,9 @@ async function readJson<S extends z.ZodType>(
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues
+    const issues = schemaProblems(parsed.error, json)
       .slice(0, 5)
-      .map((i) => `${i.path.join(".") || "document"}: ${i.message}`)
+      .map((p) => `${p.field || "document"}: ${p.message}`)
       .join("; ");
     throw new PermanentTaskError(`${what} gs://${bucket.name}/${name} is not valid: ${issues}`);
   }

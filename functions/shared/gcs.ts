@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { BatchlineError, describeValue } from "../../core/errors.ts";
 import { gsUri } from "../../core/naming.ts";
 import { downloadObject } from "../../core/object-read.ts";
+import { schemaProblems } from "../../core/schema-problems.ts";
 import { isNotFound, isPreconditionFailed } from "./errors.ts";
 
 /** An object as a listing shows it: enough to plan without downloading anything. */
@@ -50,19 +51,13 @@ export class InvalidRecordError extends BatchlineError {
 
 /** Turns the first zod issue into "field x: message (got value)". */
 export function describeZodError(error: z.ZodError, data: unknown): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return "invalid";
-  const field = issue.path.map(String).join(".");
-  let value: unknown = data;
-  for (const key of issue.path) {
-    value =
-      value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-  }
-  const where = field === "" ? "document" : `field "${field}"`;
-  const got =
-    value === undefined || issue.code === "unrecognized_keys" ? "" : ` (got ${describeValue(value)})`;
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : "";
-  return `${where}: ${issue.message}${got}${more}`;
+  const problems = schemaProblems(error, data);
+  const first = problems[0];
+  if (first === undefined) return "invalid";
+  const where = first.field === "" ? "document" : `field "${first.field}"`;
+  const got = first.value === undefined || first.unknownKeys ? "" : ` (got ${describeValue(first.value)})`;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : "";
+  return `${where}: ${first.message}${got}${more}`;
 }
 
 /** Parses an object's bytes as JSON and validates it, naming the object on any problem. */

@@ -2,6 +2,7 @@ import type { HttpFunction, Request, Response } from "@google-cloud/functions-fr
 import type { z } from "zod";
 import { describeValue } from "../../core/errors.ts";
 import { createLogger, type Logger, traceFields } from "../../core/logger.ts";
+import { schemaProblems } from "../../core/schema-problems.ts";
 import { answerFor, BadRequestError } from "./errors.ts";
 
 /** Reads the request body as JSON whatever content type it came with (the workflow sends application/json). */
@@ -24,25 +25,17 @@ export function jsonBody(req: Pick<Request, "body">): unknown {
 export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue === undefined) throw new BadRequestError("the request body is invalid");
-  const field = issue.path.map(String).join(".");
-  if (issue.code === "unrecognized_keys") {
-    const prefix = field === "" ? "" : `${field}.`;
-    const keys = issue.keys.map((k) => prefix + k);
+  const problem = schemaProblems(result.error, body)[0];
+  if (problem === undefined) throw new BadRequestError("the request body is invalid");
+  const { field, message, value, unknownKeys } = problem;
+  if (unknownKeys) {
     throw new BadRequestError(
-      `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"`).join(", ")}`,
-      keys[0],
+      `unknown field${unknownKeys.length > 1 ? "s" : ""} ${unknownKeys.map((k) => `"${k}"`).join(", ")}`,
+      unknownKeys[0],
     );
   }
-  let value: unknown = body;
-  for (const key of issue.path) {
-    value =
-      value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-  }
-  if (field === "")
-    throw new BadRequestError(`the request body ${issue.message} (got ${describeValue(value)})`);
-  const what = value === undefined ? "is required" : `${issue.message} (got ${describeValue(value)})`;
+  if (field === "") throw new BadRequestError(`the request body ${message} (got ${describeValue(value)})`);
+  const what = value === undefined ? "is required" : `${message} (got ${describeValue(value)})`;
   throw new BadRequestError(`field "${field}" ${what}`, field);
 }
 
