@@ -11,10 +11,6 @@ export function isPlainMap(v: unknown): v is PlainMap {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === "function";
-}
-
 /** Which enclosing variables the steps of a parallel branch may assign. */
 export interface BranchWriteRules {
   /** Listed in the parallel step's `shared`: writable from every branch. */
