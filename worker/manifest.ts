@@ -32,7 +32,7 @@ export async function readAssignment(
   taskCount: number,
   onManifest: (manifest: Manifest) => void = () => {},
 ): Promise<TaskAssignment> {
-  const manifest = await readJson(bucket, run.manifest, manifestSchema, "run manifest");
+  const manifest = await readRequiredRecord(bucket, run.manifest, manifestSchema, "run manifest");
   // Let the caller note the run's processor before anything below can fail, for the task record.
   onManifest(manifest);
   const where = `manifest gs://${bucket.name}/${run.manifest}`;
@@ -69,7 +69,12 @@ export async function readAssignment(
   if (!isSafeName(shardName) || !shardName.startsWith(run.manifest.replace(/manifest\.json$/, ""))) {
     throw new PermanentTaskError(`${where} names shard ${JSON.stringify(shardName)} outside its run`);
   }
-  const shard: ManifestShard = await readJson(bucket, shardName, manifestShardSchema, "manifest shard");
+  const shard: ManifestShard = await readRequiredRecord(
+    bucket,
+    shardName,
+    manifestShardSchema,
+    "manifest shard",
+  );
   if (shard.runId !== run.runId || shard.shard !== shardNumber) {
     throw new PermanentTaskError(
       `manifest shard ${shardName} is shard ${shard.shard} of run ${shard.runId}, expected shard ${shardNumber} of ${run.runId}`,
@@ -106,8 +111,8 @@ function checkNames(input: ManifestInput, manifest: Manifest): void {
   }
 }
 
-/** Downloads and parses one run object; a missing or invalid one is permanent, anything else is rethrown. */
-async function readJson<S extends z.ZodType>(
+/** Downloads and parses one run object the task cannot do without: a missing or invalid one is a permanent failure, anything else is rethrown. */
+async function readRequiredRecord<S extends z.ZodType>(
   bucket: Bucket,
   name: string,
   schema: S,

@@ -24,7 +24,12 @@ import {
 import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
 import { BadRequestError, isNotFound } from "../shared/errors.ts";
-import { InvalidRecordError, readJson, readJsonVersioned, writeJsonIfGeneration } from "../shared/gcs.ts";
+import {
+  InvalidRecordError,
+  readRecordOrNull,
+  readRecordWithGeneration,
+  writeJsonIfGeneration,
+} from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
 import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
@@ -93,13 +98,13 @@ export async function notify(
   const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
   const publish = publisher(deps, product, client.id);
 
-  const existing = await readJsonVersioned(summaryFile, summarySchema);
+  const existing = await readRecordWithGeneration(summaryFile, summarySchema);
   if (existing !== null) {
     logger.info({ messageId: existing.value.messageId }, "run already summarised");
     return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
   }
 
-  const manifest = await readJson(bucket.file(headerName), manifestSchema);
+  const manifest = await readRecordOrNull(bucket.file(headerName), manifestSchema);
   if (manifest === null) {
     throw new BadRequestError(
       `run ${runId} has no manifest: ${request.manifestUri} does not exist`,
@@ -174,7 +179,7 @@ export async function notify(
   const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
   if (generation === null) {
     // An identical notify wrote its summary first: that one is the run's.
-    const theirs = await readJsonVersioned(summaryFile, summarySchema);
+    const theirs = await readRecordWithGeneration(summaryFile, summarySchema);
     if (theirs === null)
       throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
     return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
@@ -212,7 +217,7 @@ export async function notifyStageFailure(
     message: why,
     ...(request.error.code === undefined ? {} : { code: request.error.code }),
   };
-  if ((await readJson(bucket.file(headerName), manifestSchema)) !== null) {
+  if ((await readRecordOrNull(bucket.file(headerName), manifestSchema)) !== null) {
     return notify(
       {
         client: client.id,
@@ -232,7 +237,7 @@ export async function notifyStageFailure(
   const logger = deps.logger.child({ client: client.id, runId });
   const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
   const publish = publisher(deps, product, client.id);
-  const existing = await readJsonVersioned(summaryFile, summarySchema);
+  const existing = await readRecordWithGeneration(summaryFile, summarySchema);
   if (existing !== null) return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
 
   const now = deps.now();
@@ -296,7 +301,7 @@ export async function notifyStageFailure(
   } satisfies Summary);
   const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
   if (generation === null) {
-    const theirs = await readJsonVersioned(summaryFile, summarySchema);
+    const theirs = await readRecordWithGeneration(summaryFile, summarySchema);
     if (theirs === null)
       throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
     return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
@@ -375,7 +380,7 @@ function checkManifestUri(given: string, expected: string): void {
 
 async function readTaskRecord(bucket: Bucket, name: string): Promise<RecordRead> {
   try {
-    const record = await readJson(bucket.file(name), taskRecordSchema);
+    const record = await readRecordOrNull(bucket.file(name), taskRecordSchema);
     return record === null ? { kind: "missing" } : { kind: "ok", record };
   } catch (err) {
     if (err instanceof InvalidRecordError) return { kind: "invalid", problem: err.message };
@@ -434,7 +439,7 @@ export async function republish(
   const product = platform.product;
   const bucket = deps.storage.bucket(platform.bucket);
   const summaryName = runRecordName(product, client, runId, "summary.json");
-  const stored = await readJsonVersioned(bucket.file(summaryName), summarySchema);
+  const stored = await readRecordWithGeneration(bucket.file(summaryName), summarySchema);
   if (stored === null) return null;
   const logger = deps.logger.child({ client, runId });
   const openMarker = bucket.file(openRunName(areaPrefix(product, client, "runs"), runId));
@@ -496,9 +501,9 @@ async function finish(
     };
   };
   const reread = async (): Promise<Stored> => {
-    const now = await readJsonVersioned(file, summarySchema);
-    if (now === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
-    return now;
+    const latest = await readRecordWithGeneration(file, summarySchema);
+    if (latest === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
+    return latest;
   };
 
   const token = randomUUID();

@@ -73,8 +73,11 @@ export function parseJsonRecord<S extends z.ZodType>(uri: string, bytes: Buffer,
   return result.data;
 }
 
-/** Reads and validates a JSON record; null when the object does not exist. */
-export async function readJson<S extends z.ZodType>(file: File, schema: S): Promise<z.output<S> | null> {
+/** Reads and validates a JSON record; null when the object does not exist (any other failure throws). */
+export async function readRecordOrNull<S extends z.ZodType>(
+  file: File,
+  schema: S,
+): Promise<z.output<S> | null> {
   let bytes: Buffer;
   try {
     bytes = await downloadObject(file);
@@ -89,7 +92,7 @@ export async function readJson<S extends z.ZodType>(file: File, schema: S): Prom
  * Reads a JSON record together with the generation it was read at, for a later compare-and-swap. Reads
  * that exact generation, so the value and the generation always belong together.
  */
-export async function readJsonVersioned<S extends z.ZodType>(
+export async function readRecordWithGeneration<S extends z.ZodType>(
   file: File,
   schema: S,
 ): Promise<{ value: z.output<S>; generation: string } | null> {
@@ -107,11 +110,14 @@ export async function readJsonVersioned<S extends z.ZodType>(
     bytes = await downloadObject(exact);
   } catch (err) {
     // Replaced between the two calls: read again from the top.
-    if (isNotFound(err)) return readJsonVersioned(file, schema);
+    if (isNotFound(err)) return readRecordWithGeneration(file, schema);
     throw err;
   }
   return { value: parseJsonRecord(gsUri(file.bucket.name, file.name), bytes, schema), generation };
 }
+
+/** The old name of readRecordOrNull, kept only until functions/plan (another change in flight) is renamed too. */
+export const readJson = readRecordOrNull;
 
 export interface ConditionalWrite {
   /** `"0"`: create only if absent; otherwise replace only that generation. */
