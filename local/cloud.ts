@@ -8,13 +8,13 @@ import { BatchlineError } from "../core/errors.ts";
 import { topicName } from "../core/ids.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
 import { areaPrefix } from "../core/naming.ts";
-import { workflowEnv } from "../core/workflow-env.ts";
 import {
   platformAccountId,
   pullSubscriptionName,
   serviceAccountEmail,
   workflowName,
-} from "../infra/names.ts";
+} from "../core/resource-names.ts";
+import { workflowEnv } from "../core/workflow-env.ts";
 import { buildWorkerBundle } from "../worker/build.ts";
 import {
   type BatchLocalConfig,
