@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { PubSub } from "@google-cloud/pubsub";
-import type { Bucket, Storage } from "@google-cloud/storage";
+import type { Bucket, File, Storage } from "@google-cloud/storage";
 import { ALERT_EVENTS } from "../../core/alerts.ts";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import { maxInputFailuresFor } from "../../core/config/load.ts";
@@ -176,20 +176,14 @@ export async function notify(
     publishing: null,
     recovered: options.recovery ?? null,
   } satisfies Summary);
-  const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
-  if (generation === null) {
-    // An identical notify wrote its summary first: that one is the run's.
-    const theirs = await readRecordWithGeneration(summaryFile, summarySchema);
-    if (theirs === null)
-      throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
-    return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
-  }
+  const created = await createSummary(summaryFile, summary, gsUri(platform.bucket, summaryName));
+  if (!created.ours) return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
   logger.info(
     { status: message.status, counts: message.counts },
     `run ${runId} ${message.status}: ${message.counts.succeeded} of ${message.counts.inputs} inputs succeeded`,
   );
   logFailureEvents(logger, message, request);
-  return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
+  return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
 }
 
 /**
@@ -299,16 +293,11 @@ export async function notifyStageFailure(
     publishing: null,
     recovered: null,
   } satisfies Summary);
-  const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
-  if (generation === null) {
-    const theirs = await readRecordWithGeneration(summaryFile, summarySchema);
-    if (theirs === null)
-      throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
-    return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
-  }
+  const created = await createSummary(summaryFile, summary, gsUri(platform.bucket, summaryName));
+  if (!created.ours) return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
   logger.warn({ stage: request.stage }, `run ${runId} FAILED: ${why}`);
   logFailureEvents(logger, message, null);
-  return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
+  return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
 }
 
 /** The object an event named, at its current generation; null when it is gone or is not an input name. */
@@ -460,6 +449,22 @@ function publisher(deps: NotifyDeps, product: string, client: string): (summary:
 }
 
 type Stored = { value: Summary; generation: string };
+
+/**
+ * Creates the run's summary (only if none exists). When an identical notify wrote one first, that one is the
+ * run's: `ours` is false and `stored` is theirs.
+ */
+async function createSummary(
+  file: File,
+  summary: Summary,
+  uri: string,
+): Promise<{ ours: boolean; stored: Stored }> {
+  const generation = await writeJsonIfGeneration(file, summary, "0");
+  if (generation !== null) return { ours: true, stored: { value: summary, generation } };
+  const theirs = await readRecordWithGeneration(file, summarySchema);
+  if (theirs === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
+  return { ours: false, stored: theirs };
+}
 
 /**
  * Publishes the summary's message once. The right to publish is taken by compare-and-swap on the summary
