@@ -92,11 +92,13 @@ export async function notify(
   const headerName = runRecordName(product, client.id, runId, "manifest.json");
   checkManifestUri(request.manifestUri, gsUri(platform.bucket, headerName));
   const bucket = deps.storage.bucket(platform.bucket);
-  const summaryName = runRecordName(product, client.id, runId, "summary.json");
-  const summaryFile = bucket.file(summaryName);
-  const logger = deps.logger.child({ client: client.id, runId });
-  const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
-  const publish = publisher(deps, product, client.id);
+  const { summaryName, summaryFile, logger, openMarker, publish } = runHandles(
+    deps,
+    bucket,
+    product,
+    client.id,
+    runId,
+  );
 
   const existing = await readRecordWithGeneration(summaryFile, summarySchema);
   if (existing !== null) {
@@ -226,11 +228,13 @@ export async function notifyStageFailure(
     );
   }
 
-  const summaryName = runRecordName(product, client.id, runId, "summary.json");
-  const summaryFile = bucket.file(summaryName);
-  const logger = deps.logger.child({ client: client.id, runId });
-  const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
-  const publish = publisher(deps, product, client.id);
+  const { summaryName, summaryFile, logger, openMarker, publish } = runHandles(
+    deps,
+    bucket,
+    product,
+    client.id,
+    runId,
+  );
   const existing = await readRecordWithGeneration(summaryFile, summarySchema);
   if (existing !== null) return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
 
@@ -449,6 +453,18 @@ function publisher(deps: NotifyDeps, product: string, client: string): (summary:
 }
 
 type Stored = { value: Summary; generation: string };
+
+/** What both ways of ending a run (notify, notifyStageFailure) work with: its summary, log, open marker and topic. */
+function runHandles(deps: NotifyDeps, bucket: Bucket, product: string, client: string, runId: string) {
+  const summaryName = runRecordName(product, client, runId, "summary.json");
+  return {
+    summaryName,
+    summaryFile: bucket.file(summaryName),
+    logger: deps.logger.child({ client, runId }),
+    openMarker: bucket.file(openRunName(areaPrefix(product, client, "runs"), runId)),
+    publish: publisher(deps, product, client),
+  };
+}
 
 /**
  * Creates the run's summary (only if none exists). When an identical notify wrote one first, that one is the
