@@ -20,6 +20,28 @@ export function int64Param(query: URLSearchParams, name: string): number | undef
   return parseInt64(name, raw);
 }
 
+/** Stores `source`'s bytes again as `bucket`/`name` (a link, no copy of the data) with `fields`: a copy. */
+export function commitCopy(
+  ctx: RequestContext,
+  source: ObjectRecord,
+  bucket: string,
+  name: string,
+  fields: ObjectFields,
+  preconditions: Preconditions,
+): Promise<ObjectRecord> {
+  return ctx.store.commitObject({
+    bucket,
+    name,
+    data: { linkFrom: source },
+    size: source.size,
+    ...(source.md5Hash === undefined ? {} : { md5Hash: source.md5Hash }),
+    crc32c: source.crc32c,
+    fields,
+    ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
+    preconditions,
+  });
+}
+
 /** `generation` (or `sourceGeneration`) query parameter, when present. */
 export function generationParam(
   query: URLSearchParams,
@@ -131,17 +153,14 @@ export async function handleRewrite(
   }
 
   const fields = overrideFields(fieldsOf(source), body);
-  const record = await ctx.store.commitObject({
-    bucket: route.destBucket,
-    name: route.destObject,
-    data: { linkFrom: source },
-    size: source.size,
-    ...(source.md5Hash === undefined ? {} : { md5Hash: source.md5Hash }),
-    crc32c: source.crc32c,
+  const record = await commitCopy(
+    ctx,
+    source,
+    route.destBucket,
+    route.destObject,
     fields,
-    ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
-    preconditions: parsePreconditions(ctx.query),
-  });
+    parsePreconditions(ctx.query),
+  );
   const resource = objectResource(record, ctx.baseUrl);
   if (route.kind === "copy") {
     sendJson(ctx.res, 200, resource);

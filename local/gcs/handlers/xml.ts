@@ -13,7 +13,7 @@ import type { Store } from "../store.ts";
 import { maxResults } from "./buckets.ts";
 import { type RequestContext, requestOrigin } from "./context.ts";
 import { sendMedia } from "./media.ts";
-import { composeObject, generationParam } from "./objects.ts";
+import { commitCopy, composeObject, generationParam } from "./objects.ts";
 import { handleSessionRequest, verifyChecksums } from "./uploads.ts";
 
 const XMLNS = "http://doc.s3.amazonaws.com/2006-03-01";
@@ -385,17 +385,7 @@ async function copy(ctx: RequestContext, bucket: string, name: string): Promise<
     throw new XmlError(400, "InvalidArgument", `Invalid x-goog-metadata-directive: ${directive}`);
   }
   const fields = directive === "REPLACE" ? fieldsFromHeaders(ctx.req) : fieldsOfRecord(source);
-  const record = await ctx.store.commitObject({
-    bucket,
-    name,
-    data: { linkFrom: source },
-    size: source.size,
-    ...(source.md5Hash === undefined ? {} : { md5Hash: source.md5Hash }),
-    crc32c: source.crc32c,
-    fields,
-    ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
-    preconditions: xmlPreconditions(ctx),
-  });
+  const record = await commitCopy(ctx, source, bucket, name, fields, xmlPreconditions(ctx));
   ctx.req.resume();
   sendXml(
     ctx,
