@@ -463,7 +463,7 @@ function targets(
       "parallel with reading the socket, CRC32C and writing; on 2 shared cores the client, the emulator's thread and the MD5 " +
       "thread compete.",
     `- upload >= 0.8 of one thread's MD5 + CRC32C of the same bytes (${hash.toFixed(0)} MB/s): ${mark(bestShare >= 0.8)} ` +
-      `(best ${bestShare.toFixed(2)}; ${shares.join(", ")}). The client hashes MD5 and CRC32C in its own thread, in line ` +
+      `(best ${bestShare.toFixed(2)}; ${shares.join(", ")}). The client hashes MD5 and CRC32C on its one JavaScript thread, in line ` +
       "with its writes, so hashing is its floor; what it loses beyond that goes to the HTTP stack and to the emulator, " +
       `which hashes the same bytes again on the same 2 shared cores. With its own CRC32C (${hashing.clientCrc.toFixed(0)} MB/s) ` +
       "the defaults row is bounded lower than the baseline, which uses the fastest CRC32C here.",
