@@ -6,14 +6,17 @@
 //        [--data-root DIR]
 // (--bundle: time that worker bundle, e.g. one built from an earlier commit, instead of building this tree's;
 //  --data-root: where the emulator keeps its files, default /dev/shm where it exists)
-// Targets: worker throughput >= 0.8 x the raw copy; worker peak RSS < 200 MB on the 1 GiB input.
+// Targets: worker throughput >= 0.8 x the raw copy; >= 2 x the straightforward implementation (the official
+// client's read stream -> readline -> JSON.parse -> transform -> JSON.stringify -> write stream, as a user would
+// write it); worker peak RSS < 200 MB on the 1 GiB input.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { type Bucket, Storage } from "@google-cloud/storage";
 import { fastCrc32cGenerator } from "../core/crc32c.ts";
@@ -38,6 +41,8 @@ const CLIENT = "acme";
 const MiB = 1024 * 1024;
 
 export const THROUGHPUT_TARGET = 0.8;
+/** The worker's throughput as a multiple of the straightforward implementation's. */
+export const STRAIGHTFORWARD_TARGET = 2;
 export const RSS_TARGET_MB = 200;
 
 export interface WorkerBenchOptions {
@@ -73,13 +78,19 @@ export interface WorkerBenchResult {
   /** The same copy with the storage client's defaults (its slower built-in CRC32C). */
   defaultCopySeconds: number[];
   workerSeconds: number[];
+  /** The straightforward implementation on the same input (see runStraightforwardProcess). */
+  straightforwardSeconds: number[];
   copyMiBps: number;
   defaultCopyMiBps: number;
   workerMiBps: number;
+  straightforwardMiBps: number;
   /** workerMiBps / copyMiBps (median runs): the figure the target applies to. */
   ratio: number;
   /** workerMiBps / defaultCopyMiBps, for reference. */
   ratioToDefaultCopy: number;
+  /** workerMiBps / straightforwardMiBps (median runs). */
+  multipleOfStraightforward: number;
+  multipleTarget: number;
   ratioTarget: number;
   /** Where the emulator's files were (see WorkerBenchOptions.dataRoot). */
   dataRoot: string;
@@ -90,6 +101,7 @@ export interface WorkerBenchResult {
   workerRusageMaxRssMB: number | null;
   rssTargetMB: number;
   meetsThroughputTarget: boolean;
+  meetsMultipleTarget: boolean;
   meetsRssTarget: boolean | null;
 }
 
@@ -126,17 +138,22 @@ export async function runWorkerBench(options: WorkerBenchOptions = {}): Promise<
     const copySeconds: number[] = [];
     const defaultCopySeconds: number[] = [];
     const workerSeconds: number[] = [];
+    const straightforwardSeconds: number[] = [];
     const rate = (seconds: number) =>
       `${seconds.toFixed(2)} s  ${(input.size / MiB / seconds).toFixed(1)} MiB/s`;
     for (let i = 0; i < runs; i++) {
       // Rotate the order, so no side always meets a warm or a cold page cache.
-      const sides = ["copy", "worker", "default-copy"];
+      const sides = ["copy", "worker", "default-copy", "straightforward"];
       for (let k = 0; k < sides.length; k++) {
         const side = sides[(i + k) % sides.length];
         if (side === "worker") {
           const r = await runWorkerProcess(bundle, emulator.url, bucket, run, false);
           workerSeconds.push(r.seconds);
           log(`run ${i + 1}: worker                        ${rate(r.seconds)}`);
+        } else if (side === "straightforward") {
+          const seconds = await runStraightforwardProcess(emulator.url, input);
+          straightforwardSeconds.push(seconds);
+          log(`run ${i + 1}: straightforward implementation ${rate(seconds)}`);
         } else if (side === "copy") {
           const seconds = await runCopyProcess(emulator.url, input, "worker");
           copySeconds.push(seconds);
@@ -170,7 +187,9 @@ export async function runWorkerBench(options: WorkerBenchOptions = {}): Promise<
     const copy = median(copySeconds);
     const defaultCopy = median(defaultCopySeconds);
     const worker = median(workerSeconds);
+    const straightforward = median(straightforwardSeconds);
     const ratio = copy / worker;
+    const multiple = straightforward / worker;
     return {
       date: new Date().toISOString(),
       node: process.version,
@@ -182,11 +201,15 @@ export async function runWorkerBench(options: WorkerBenchOptions = {}): Promise<
       copySeconds,
       defaultCopySeconds,
       workerSeconds,
+      straightforwardSeconds,
       copyMiBps: input.size / MiB / copy,
       defaultCopyMiBps: input.size / MiB / defaultCopy,
       workerMiBps: input.size / MiB / worker,
+      straightforwardMiBps: input.size / MiB / straightforward,
       ratio,
       ratioToDefaultCopy: defaultCopy / worker,
+      multipleOfStraightforward: multiple,
+      multipleTarget: STRAIGHTFORWARD_TARGET,
       ratioTarget: THROUGHPUT_TARGET,
       dataRoot,
       rssInputBytes,
@@ -194,6 +217,7 @@ export async function runWorkerBench(options: WorkerBenchOptions = {}): Promise<
       workerRusageMaxRssMB: rusageMaxRssMB,
       rssTargetMB: RSS_TARGET_MB,
       meetsThroughputTarget: ratio >= THROUGHPUT_TARGET,
+      meetsMultipleTarget: multiple >= STRAIGHTFORWARD_TARGET,
       meetsRssTarget: workerPeakRssMB === null ? null : workerPeakRssMB < RSS_TARGET_MB,
     };
   } finally {
@@ -416,6 +440,50 @@ async function copyMain(url: string, name: string, generation: string, client: C
   process.stdout.write(`COPY_SECONDS ${((performance.now() - started) / 1000).toFixed(3)}\n`);
 }
 
+/**
+ * The other baseline: what a user would write to do the worker's job with the official client and no care for
+ * speed. Read stream -> readline -> JSON.parse -> the same transform as the `uppercase` processor (upper-case
+ * `text`, keep the rest) -> JSON.stringify -> the client's write stream (resumable, as for any object over 5 MB),
+ * honouring backpressure. Client defaults throughout, as a user would leave them. Its time runs from the first
+ * request to the finalized upload, like the copy's.
+ */
+async function runStraightforwardProcess(url: string, input: UploadedInput): Promise<number> {
+  const args = ["--import", "tsx", SELF, "--straightforward", url, input.name, input.generation];
+  const { code, stdout, stderr } = await runChild(process.execPath, args, { PATH: process.env.PATH ?? "" });
+  if (code !== 0) throw new Error(`straightforward implementation exited ${code}: ${stdout}${stderr}`);
+  const seconds = /STRAIGHTFORWARD_SECONDS ([\d.]+) RECORDS (\d+)/.exec(stdout);
+  if (seconds?.[1] === undefined)
+    throw new Error(`straightforward implementation printed no time: ${stdout}`);
+  if (Number(seconds[2]) !== input.records)
+    throw new Error(`straightforward implementation wrote ${seconds[2]} of ${input.records} records`);
+  return Number(seconds[1]);
+}
+
+async function straightforwardMain(url: string, name: string, generation: string): Promise<void> {
+  const bucket = new Storage({ apiEndpoint: url, projectId: "bench" }).bucket(BUCKET);
+  const started = performance.now();
+  const out = bucket
+    .file(`${PRODUCT}/${CLIENT}/outputs/straightforward.jsonl`)
+    .createWriteStream({ resumable: true, contentType: "application/x-ndjson" });
+  let records = 0;
+  const lines = createInterface({
+    input: bucket.file(name, { generation }).createReadStream(),
+    crlfDelay: Infinity,
+  });
+  for await (const line of lines) {
+    if (line === "") continue;
+    const record = JSON.parse(line) as { text?: unknown };
+    if (typeof record.text === "string") record.text = record.text.toUpperCase();
+    records += 1;
+    if (!out.write(`${JSON.stringify(record)}\n`)) await once(out, "drain");
+  }
+  out.end();
+  await finished(out);
+  process.stdout.write(
+    `STRAIGHTFORWARD_SECONDS ${((performance.now() - started) / 1000).toFixed(3)} RECORDS ${records}\n`,
+  );
+}
+
 interface EmulatorProcess {
   url: string;
   stop(): Promise<void>;
@@ -498,6 +566,8 @@ if (process.argv[1] && resolve(process.argv[1]) === SELF) {
   const args = process.argv.slice(2);
   if (args[0] === "--emulator" && args[1]) {
     await emulatorMain(args[1]);
+  } else if (args[0] === "--straightforward" && args[1] && args[2] && args[3]) {
+    await straightforwardMain(args[1], args[2], args[3]);
   } else if (args[0] === "--copy" && args[1] && args[2] && args[3]) {
     await copyMain(args[1], args[2], args[3], args[4] === "default" ? "default" : "worker");
   } else {
@@ -516,6 +586,7 @@ if (process.argv[1] && resolve(process.argv[1]) === SELF) {
     process.stdout.write(
       `worker/copy throughput ${result.ratio.toFixed(2)} (target >= ${THROUGHPUT_TARGET}): ${result.meetsThroughputTarget ? "met" : "MISSED"}; ` +
         `worker/default-client copy ${result.ratioToDefaultCopy.toFixed(2)}; ` +
+        `worker/straightforward ${result.multipleOfStraightforward.toFixed(2)}x (target >= ${STRAIGHTFORWARD_TARGET}x): ${result.meetsMultipleTarget ? "met" : "MISSED"}; ` +
         `peak RSS ${result.workerPeakRssMB?.toFixed(1) ?? "-"} MB (target < ${RSS_TARGET_MB}): ${result.meetsRssTarget === null ? "skipped" : result.meetsRssTarget ? "met" : "MISSED"}\n`,
     );
   }

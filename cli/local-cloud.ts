@@ -2,9 +2,11 @@ import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import type { Command } from "commander";
+import { BatchlineError } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
-import { areaPrefix, assertSafeObjectName } from "../core/naming.ts";
+import { areaPrefix } from "../core/naming.ts";
 import { startLocalCloud } from "../local/cloud.ts";
+import { type UploadResult, uploadInput } from "../local/upload.ts";
 import { localCommandGroup, parsePort, untilSignal } from "./local.ts";
 import { clientOrExit, configOrExit } from "./shared.ts";
 
@@ -125,19 +127,19 @@ export function registerLocalCloudCommands(program: Command): void {
         console.error(`cannot read ${file}: ${(err as Error).message}`);
         process.exit(2);
       }
-      const name = `${areaPrefix(config.platform.product, client.id, "inputs")}${opts.as ?? basename(file)}`;
+      const bucket = new Storage({ apiEndpoint: endpoint, projectId: config.platform.project }).bucket(
+        config.platform.bucket,
+      );
+      let uploaded: UploadResult;
       try {
-        assertSafeObjectName(name);
+        uploaded = await uploadInput(bucket, config, client.id, opts.as ?? basename(file), contents);
       } catch (err) {
-        console.error((err as Error).message);
+        if (!(err instanceof BatchlineError)) throw err;
+        console.error(err.message);
         process.exit(2);
       }
-      const storage = new Storage({ apiEndpoint: endpoint, projectId: config.platform.project });
-      const target = storage.bucket(config.platform.bucket).file(name);
-      await target.save(contents, { resumable: contents.length > 8 * 1024 * 1024 });
-      const [metadata] = await target.getMetadata();
       console.log(
-        `uploaded gs://${config.platform.bucket}/${name} (generation ${metadata.generation}, ${contents.length} bytes)`,
+        `uploaded gs://${config.platform.bucket}/${uploaded.object} (generation ${uploaded.generation}, ${contents.length} bytes)`,
       );
     });
 }

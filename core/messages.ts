@@ -5,14 +5,17 @@ export const MAX_FAILED_INPUTS_IN_MESSAGE = 100;
 /** Longest reason text kept per failed input. */
 export const MAX_REASON_CHARS = 500;
 
-const isoTime = z.iso.datetime({ offset: true });
+/** An RFC 3339 time with its offset, as every record and message writes times. */
+export const isoTime = z.iso.datetime({ offset: true });
+/** A GCS generation: an int64, so a decimal string. */
+export const generation = z.string().regex(/^\d+$/, "must be a GCS generation (decimal digits)");
 
 /** One input a run could not process. */
 export const failedInputSchema = z.strictObject({
   /** Object name of the input. */
   object: z.string(),
   /** Generation of the input that failed (GCS generations are int64, so a decimal string). */
-  generation: z.string().regex(/^\d+$/),
+  generation,
   /** Why it failed, capped to MAX_REASON_CHARS. */
   reason: z.string().max(MAX_REASON_CHARS),
   /**
@@ -30,7 +33,7 @@ export const triggerSchema = z.discriminatedUnion("type", [
     type: z.literal("event"),
     /** The object whose upload started the run. */
     object: z.string(),
-    generation: z.string().regex(/^\d+$/).optional(),
+    generation: generation.optional(),
     /** CloudEvent id, for tracing a delivery. */
     eventId: z.string().optional(),
   }),
@@ -104,7 +107,7 @@ export function resultMessageAttributes(message: ResultMessageV1): Record<string
   };
 }
 
-/** Caps a reason to MAX_REASON_CHARS, marking the cut. */
-export function capReason(reason: string): string {
-  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS - 3)}...`;
+/** Caps a reason to `max` characters (MAX_REASON_CHARS unless said), marking the cut with "...". */
+export function capReason(reason: string, max = MAX_REASON_CHARS): string {
+  return reason.length <= max ? reason : `${reason.slice(0, max - 3)}...`;
 }

@@ -1,14 +1,11 @@
 import { z } from "zod";
-import { triggerSchema } from "./messages.ts";
+import { generation, isoTime, triggerSchema } from "./messages.ts";
 
 /**
  * Run records: the objects that carry a run from plan to worker to notify. They live under
  * `<product>/<client>/runs/<runId>/` (and `claims/` for claims). Each is parsed with its schema wherever
  * it is read, so a half-written or foreign object fails loudly instead of being misread.
  */
-
-const generation = z.string().regex(/^\d+$/, "must be a GCS generation (decimal digits)");
-const isoTime = z.iso.datetime({ offset: true });
 
 /** Inputs per manifest shard: a task reads the header and one shard, never the whole list. */
 export const MANIFEST_SHARD_SIZE = 1000;

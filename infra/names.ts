@@ -1,5 +1,20 @@
-import { createHash } from "node:crypto";
-import { InfraError } from "./errors.ts";
+import { workflowResourceId } from "../core/resource-names.ts";
+
+// Names the local cloud uses too live in core/resource-names.ts; they are re-exported here for the stacks.
+export {
+  ACCOUNT_ID_PATTERN,
+  clientAccountId,
+  clientWorkerAccountId,
+  fitName,
+  PLATFORM_ROLES,
+  type PlatformRole,
+  platformAccountId,
+  pullSubscriptionName,
+  serviceAccountEmail,
+  triggerName,
+  workflowName,
+  workflowResourceId,
+} from "../core/resource-names.ts";
 
 /**
  * Every cloud resource name the stacks create, derived from config ids only. The `platform` stack and the
@@ -15,89 +30,9 @@ export function clientStackName(client: string): string {
   return `client-${client}`;
 }
 
-/** The platform's service accounts, one per job to do; each gets only what that job needs. */
-export const PLATFORM_ROLES = [
-  "workflow",
-  "worker",
-  "plan",
-  "notify",
-  "trigger",
-  "scheduler",
-  "builder",
-] as const;
-export type PlatformRole = (typeof PLATFORM_ROLES)[number];
-
-const ROLE_SUFFIX: Record<PlatformRole, string> = {
-  workflow: "wf",
-  worker: "worker",
-  plan: "plan",
-  notify: "notify",
-  trigger: "trigger",
-  scheduler: "sched",
-  builder: "build",
-};
-
-/** GCP's service-account id rule: 6-30 characters of a-z 0-9 -, starting with a letter, not ending with '-'. */
-export const ACCOUNT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-
-/**
- * `readable` when it fits in `max` characters; otherwise its head plus 6 hex of its SHA-256, so two long
- * names that share a head still get different ids.
- */
-export function fitName(readable: string, max: number): string {
-  if (readable.length <= max) return readable;
-  const hash = createHash("sha256").update(readable).digest("hex").slice(0, 6);
-  const head = readable.slice(0, max - hash.length - 1).replace(/-+$/, "");
-  return `${head}-${hash}`;
-}
-
-function checkedAccountId(id: string): string {
-  if (!ACCOUNT_ID_PATTERN.test(id)) {
-    throw new InfraError(`service account id "${id}" breaks GCP's rule ${ACCOUNT_ID_PATTERN}`);
-  }
-  return id;
-}
-
-/** `bl-<product>-<role>`, e.g. `bl-demo-wf`. */
-export function platformAccountId(product: string, role: PlatformRole): string {
-  return checkedAccountId(fitName(`bl-${product}-${ROLE_SUFFIX[role]}`, 30));
-}
-
-/**
- * `blc-<product>-<client>`: the account created for a client that names no uploaders. The `blc-` prefix keeps
- * client accounts apart from platform accounts whatever the client is called (a client named `wf` would
- * otherwise collide with the workflow's account).
- */
-export function clientAccountId(product: string, client: string): string {
-  return checkedAccountId(fitName(`blc-${product}-${client}`, 30));
-}
-
-/**
- * `blw-<product>-<client>`: the account a container client's Batch tasks run as. It reads only that client's
- * inputs and writes only its outputs, errors and run records, so one client's image can never touch another's
- * objects (docs/architecture.md "Container workloads").
- */
-export function clientWorkerAccountId(product: string, client: string): string {
-  return checkedAccountId(fitName(`blw-${product}-${client}`, 30));
-}
-
-export function serviceAccountEmail(accountId: string, project: string): string {
-  return `${accountId}@${project}.iam.gserviceaccount.com`;
-}
-
 /** The IAM member string of a service account. */
 export function serviceAccountMember(email: string): string {
   return `serviceAccount:${email}`;
-}
-
-/** The one workflow of a product, `bl-<product>-batch`. */
-export function workflowName(product: string): string {
-  return `bl-${product}-batch`;
-}
-
-/** `projects/P/locations/L/workflows/W`: how Eventarc and the Executions API name the workflow. */
-export function workflowResourceId(project: string, region: string, product: string): string {
-  return `projects/${project}/locations/${region}/workflows/${workflowName(product)}`;
 }
 
 /** The Workflow Executions API endpoint that starts an execution of the product's workflow. */
@@ -110,19 +45,9 @@ export function functionName(product: string, fn: string): string {
   return `bl-${product}-${fn}`;
 }
 
-/** `bl-<product>-<client>-inputs` */
-export function triggerName(product: string, client: string): string {
-  return fitName(`bl-${product}-${client}-inputs`, 63);
-}
-
 /** `bl-<product>-<client>-schedule` */
 export function schedulerJobName(product: string, client: string): string {
   return `bl-${product}-${client}-schedule`;
-}
-
-/** The optional pull subscription on a client's output topic: `<topic>-pull`. */
-export function pullSubscriptionName(topic: string): string {
-  return `${topic}-pull`;
 }
 
 /** Where deploy state and function bundles live when nothing else is configured. */

@@ -4,17 +4,15 @@ import { resolve } from "node:path";
 import { PubSub } from "@google-cloud/pubsub";
 import { Storage } from "@google-cloud/storage";
 import { type BatchlineConfig, loadConfig } from "../core/config/load.ts";
-import { BatchlineError } from "../core/errors.ts";
 import { topicName } from "../core/ids.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
-import { areaPrefix } from "../core/naming.ts";
-import { workflowEnv } from "../core/workflow-env.ts";
 import {
   platformAccountId,
   pullSubscriptionName,
   serviceAccountEmail,
   workflowName,
-} from "../infra/names.ts";
+} from "../core/resource-names.ts";
+import { workflowEnv } from "../core/workflow-env.ts";
 import { buildWorkerBundle } from "../worker/build.ts";
 import {
   type BatchLocalConfig,
@@ -31,6 +29,7 @@ import { type GcsEmulator, startGcsEmulator } from "./gcs/index.ts";
 import { type LoggingServer, startLoggingServer } from "./logging/index.ts";
 import { type PubsubEmulator, startPubsubEmulator } from "./pubsub/emulator.ts";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler/index.ts";
+import { type UploadResult, uploadInput } from "./upload.ts";
 import { type Execution, WorkflowEngine } from "./workflows/index.ts";
 import { startWorkflowsServer } from "./workflows/server.ts";
 
@@ -94,10 +93,7 @@ export function ignoreInheritedEmulatorEnv(logger: Logger): string[] {
   return ignored;
 }
 
-export interface UploadResult {
-  object: string;
-  generation: string;
-}
+export type { UploadResult } from "./upload.ts";
 
 export interface LocalCloud {
   config: BatchlineConfig;
@@ -335,18 +331,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       ...(gcs.httpsUrl !== undefined && gcs.httpsPort !== undefined && gcs.caFile !== undefined
         ? { storageTls: { httpsUrl: gcs.httpsUrl, httpsPort: gcs.httpsPort, caFile: gcs.caFile } }
         : {}),
-      async upload(client, path, contents) {
-        if (!config.clients.has(client)) {
-          throw new BatchlineError(
-            `unknown client "${client}" (known: ${[...config.clients.keys()].join(", ")})`,
-          );
-        }
-        const name = `${areaPrefix(platform.product, client, "inputs")}${path}`;
-        const file = bucket.file(name);
-        await file.save(contents, { resumable: false, contentType: "application/x-ndjson" });
-        const [metadata] = await file.getMetadata();
-        return { object: name, generation: String(metadata.generation) };
-      },
+      upload: (client, path, contents) =>
+        uploadInput(bucket, config, client, path, contents, "application/x-ndjson"),
       runManually(client) {
         return engine.execute(workflowId, { client, trigger: "manual" });
       },

@@ -1,7 +1,9 @@
 import type { Bucket } from "@google-cloud/storage";
 import type { z } from "zod";
+import { httpStatusOf } from "../core/classify.ts";
 import { ObjectNameError } from "../core/errors.ts";
 import { assertSafeObjectName, parseObjectName } from "../core/naming.ts";
+import { downloadObject } from "../core/object-read.ts";
 import {
   type Manifest,
   type ManifestInput,
@@ -9,7 +11,7 @@ import {
   manifestSchema,
   manifestShardSchema,
 } from "../core/runs.ts";
-import { httpStatusOf } from "./classify.ts";
+import { schemaProblems } from "../core/schema-problems.ts";
 import type { RunLocation } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 
@@ -30,7 +32,7 @@ export async function readAssignment(
   taskCount: number,
   onManifest: (manifest: Manifest) => void = () => {},
 ): Promise<TaskAssignment> {
-  const manifest = await readJson(bucket, run.manifest, manifestSchema, "run manifest");
+  const manifest = await readRequiredRecord(bucket, run.manifest, manifestSchema, "run manifest");
   // Let the caller note the run's processor before anything below can fail, for the task record.
   onManifest(manifest);
   const where = `manifest gs://${bucket.name}/${run.manifest}`;
@@ -67,7 +69,12 @@ export async function readAssignment(
   if (!isSafeName(shardName) || !shardName.startsWith(run.manifest.replace(/manifest\.json$/, ""))) {
     throw new PermanentTaskError(`${where} names shard ${JSON.stringify(shardName)} outside its run`);
   }
-  const shard: ManifestShard = await readJson(bucket, shardName, manifestShardSchema, "manifest shard");
+  const shard: ManifestShard = await readRequiredRecord(
+    bucket,
+    shardName,
+    manifestShardSchema,
+    "manifest shard",
+  );
   if (shard.runId !== run.runId || shard.shard !== shardNumber) {
     throw new PermanentTaskError(
       `manifest shard ${shardName} is shard ${shard.shard} of run ${shard.runId}, expected shard ${shardNumber} of ${run.runId}`,
@@ -104,8 +111,8 @@ function checkNames(input: ManifestInput, manifest: Manifest): void {
   }
 }
 
-/** Downloads and parses one run object; a missing or invalid one is permanent, anything else is rethrown. */
-async function readJson<S extends z.ZodType>(
+/** Downloads and parses one run object the task cannot do without: a missing or invalid one is a permanent failure, anything else is rethrown. */
+async function readRequiredRecord<S extends z.ZodType>(
   bucket: Bucket,
   name: string,
   schema: S,
@@ -113,7 +120,7 @@ async function readJson<S extends z.ZodType>(
 ): Promise<z.infer<S>> {
   let body: Buffer;
   try {
-    [body] = await bucket.file(name).download();
+    body = await downloadObject(bucket.file(name));
   } catch (err) {
     if (httpStatusOf(err) === 404) {
       throw new PermanentTaskError(`${what} gs://${bucket.name}/${name} does not exist`, { cause: err });
@@ -130,9 +137,9 @@ async function readJson<S extends z.ZodType>(
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues
+    const issues = schemaProblems(parsed.error, json)
       .slice(0, 5)
-      .map((i) => `${i.path.join(".") || "document"}: ${i.message}`)
+      .map((p) => `${p.field || "document"}: ${p.message}`)
       .join("; ");
     throw new PermanentTaskError(`${what} gs://${bucket.name}/${name} is not valid: ${issues}`);
   }

@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { capReason } from "../core/messages.ts";
 import { MAX_RECORD_DEPTH, nestsDeeperThan, TOO_DEEP_REASON, valueNestsDeeperThan } from "./depth.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { FieldScanner } from "./field-scan.ts";
@@ -9,8 +10,6 @@ import type { LineSink } from "./sink.ts";
 
 /** Bad records keep at most this much of their line in the errors file. */
 export const DEFAULT_MAX_BAD_RECORD_BYTES = 1024;
-
-const MAX_REASON_CHARS = 500;
 
 export interface RecordCounts {
   /** Records the processor accepted (blank lines are not records). */
@@ -222,8 +221,7 @@ class RecordLoop {
 
   #bad(line: number, reason: string, bytes: Buffer): void {
     this.badRecords += 1;
-    const capped = reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS - 3)}...` : reason;
-    const entry = { line, reason: capped, record: recordPreview(bytes, this.#maxBad) };
+    const entry = { line, reason: capReason(reason), record: recordPreview(bytes, this.#maxBad) };
     this.#options.errors.line(JSON.stringify(entry));
   }
 }

@@ -1,12 +1,15 @@
+import { createWriteStream } from "node:fs";
 import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { areaPrefix, assertSafeObjectName, gsUri } from "../core/naming.ts";
+import { readObject } from "../core/object-read.ts";
 import { EXIT, type TaskRecord } from "../core/runs.ts";
 import { WORKLOAD_ERROR_FILE } from "../core/workload.ts";
-import { classifyError, exitCodeFor } from "./classify.ts";
+import { exitCodeFor, verdictFor } from "./classify.ts";
 import { parseWorkerEnv, recordLocationFrom, type WorkerEnv } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { readAssignment } from "./manifest.ts";
@@ -113,7 +116,7 @@ export async function runStage(
     await recordWorkloadFailure(dir, env, bucket, facts, deps);
     return EXIT.OK;
   } catch (err) {
-    const verdict = classifyError(err);
+    const verdict = verdictFor(err);
     const exitCode = exitCodeFor(verdict);
     const detail = err instanceof BatchlineError ? { errorType: err.name } : { err };
     deps.logger.error(
@@ -169,7 +172,8 @@ async function stageIn(dir: string, env: WorkerEnv, bucket: Bucket, facts: TaskF
       );
     }
     const target = join(dir, "in", "input");
-    await source.download({ destination: target, validation: "crc32c" });
+    // One pipe through core/object-read.ts (CRC32C checked): the client's download() warns about listeners.
+    await pipeline(readObject(source), createWriteStream(target));
     await chmod(target, 0o644);
     const outputPrefix = `${input.output}/`;
     assertSafeObjectName(outputPrefix.slice(0, -1));

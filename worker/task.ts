@@ -1,9 +1,11 @@
 import type { Bucket, File, Storage } from "@google-cloud/storage";
+import { httpStatusOf } from "../core/classify.ts";
 import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { gsUri, runRecordName } from "../core/naming.ts";
+import { readObject } from "../core/object-read.ts";
 import { EXIT, type ManifestInput, type TaskRecord } from "../core/runs.ts";
-import { classifyError, exitCodeFor, httpStatusOf } from "./classify.ts";
+import { exitCodeFor, verdictFor } from "./classify.ts";
 import { parseWorkerEnv, recordLocationFrom, type WorkerEnv } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { readAssignment } from "./manifest.ts";
@@ -130,7 +132,7 @@ export async function runTask(
     );
     return { exitCode: EXIT.OK, record, recordWritten: true };
   } catch (err) {
-    const verdict = classifyError(err);
+    const verdict = verdictFor(err);
     const exitCode = exitCodeFor(verdict);
     // A deliberate error's message says it all; a stack trace only helps with the unexpected ones.
     const detail = err instanceof BatchlineError ? { errorType: err.name } : { err };
@@ -206,7 +208,7 @@ async function processInput(job: InputJob): Promise<void> {
   const output = upload(input.output, processor.contentType ?? DEFAULT_CONTENT_TYPE);
   const errors = new LazyLineSink(() => upload(input.errors, DEFAULT_CONTENT_TYPE));
 
-  const read = source.createReadStream();
+  const read = readObject(source);
   let readError: unknown;
   read.on("error", (err) => {
     readError ??= err;

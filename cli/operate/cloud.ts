@@ -3,8 +3,8 @@ import type { Logging } from "@google-cloud/logging";
 import type { Bucket, Storage } from "@google-cloud/storage";
 import { ExecutionsClient } from "@google-cloud/workflows";
 import type { BatchlineConfig } from "../../core/config/load.ts";
+import { workflowResourceId } from "../../core/resource-names.ts";
 import { clientOptions } from "../../functions/shared/probe.ts";
-import { workflowResourceId } from "../../infra/names.ts";
 import { cloudClients } from "../shared.ts";
 import { UsageError } from "./usage.ts";
 

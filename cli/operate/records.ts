@@ -12,7 +12,7 @@ import {
   taskRecordSchema,
 } from "../../core/runs.ts";
 import { isNotFound } from "../../functions/shared/errors.ts";
-import { readJson } from "../../functions/shared/gcs.ts";
+import { readRecordOrNull } from "../../functions/shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../../functions/shared/limit.ts";
 import type { OperatorCloud } from "./cloud.ts";
 import { type ExecutionView, executionView } from "./executions.ts";
@@ -31,9 +31,9 @@ export async function readRunRecords(
   runId: string,
 ): Promise<RunRecords> {
   const [manifest, summary, open] = await Promise.all([
-    readJson(bucket.file(runRecordName(product, client, runId, "manifest.json")), manifestSchema),
-    readJson(bucket.file(runRecordName(product, client, runId, "summary.json")), summarySchema),
-    readJson(bucket.file(openRunName(areaPrefix(product, client, "runs"), runId)), openRunSchema),
+    readRecordOrNull(bucket.file(runRecordName(product, client, runId, "manifest.json")), manifestSchema),
+    readRecordOrNull(bucket.file(runRecordName(product, client, runId, "summary.json")), summarySchema),
+    readRecordOrNull(bucket.file(openRunName(areaPrefix(product, client, "runs"), runId)), openRunSchema),
   ]);
   return { manifest, summary, open };
 }
@@ -47,7 +47,9 @@ export async function readTaskRecords(
 ): Promise<Map<number, TaskRecord>> {
   // The folder's name with its slash added after naming: a name may not end in "/", a listing prefix may.
   const [files] = await bucket.getFiles({ prefix: `${runRecordName(product, client, runId, "tasks")}/` });
-  const records = await mapLimit(files, STORAGE_CONCURRENCY, (file) => readJson(file, taskRecordSchema));
+  const records = await mapLimit(files, STORAGE_CONCURRENCY, (file) =>
+    readRecordOrNull(file, taskRecordSchema),
+  );
   return new Map(records.filter((r): r is TaskRecord => r !== null).map((r) => [r.index, r]));
 }
 
@@ -71,7 +73,9 @@ export async function newestManifests(
     .map((f) => ({ file: f, created: String(f.metadata.timeCreated ?? "") }))
     .sort((a, b) => b.created.localeCompare(a.created))
     .slice(0, limit);
-  const manifests = await mapLimit(newest, STORAGE_CONCURRENCY, ({ file }) => readJson(file, manifestSchema));
+  const manifests = await mapLimit(newest, STORAGE_CONCURRENCY, ({ file }) =>
+    readRecordOrNull(file, manifestSchema),
+  );
   return manifests.filter((m): m is Manifest => m !== null);
 }
 

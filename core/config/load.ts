@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { schemaProblems } from "../schema-problems.ts";
 import {
   type ClientConfig,
   clientConfigSchema,
@@ -38,36 +39,15 @@ export function parseConfigText<S extends z.ZodType>(file: string, text: string,
   }
   const result = schema.safeParse(data);
   if (!result.success) {
-    const problems: ConfigProblem[] = result.error.issues.map((issue) => {
-      const field = issue.path.map(String).join(".");
-      const unknownKeys = issue.code === "unrecognized_keys" ? issue.keys : undefined;
-      if (unknownKeys) {
-        const prefix = field === "" ? "" : `${field}.`;
-        return {
-          field: unknownKeys.map((k) => prefix + k).join(", "),
-          message: "is not a known setting (check the spelling)",
-        };
+    const problems: ConfigProblem[] = schemaProblems(result.error, data).map((p) => {
+      if (p.unknownKeys) {
+        return { field: p.unknownKeys.join(", "), message: "is not a known setting (check the spelling)" };
       }
-      if (issue.code === "invalid_key") {
-        // A bad record key (e.g. an env var name): report the key itself and why it is wrong.
-        const key = issue.path[issue.path.length - 1];
-        return { field, message: issue.issues[0]?.message ?? issue.message, value: key };
-      }
-      const value = valueAt(data, issue.path);
-      return { field, message: value === undefined ? "is required" : issue.message, value };
+      return { field: p.field, message: p.value === undefined ? "is required" : p.message, value: p.value };
     });
     throw new ConfigError(file, problems);
   }
   return result.data;
-}
-
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = data;
-  for (const key of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return cur;
 }
 
 function readText(file: string): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { PubSub } from "@google-cloud/pubsub";
-import type { Bucket, Storage } from "@google-cloud/storage";
+import type { Bucket, File, Storage } from "@google-cloud/storage";
 import { ALERT_EVENTS } from "../../core/alerts.ts";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import { maxInputFailuresFor } from "../../core/config/load.ts";
@@ -24,7 +24,12 @@ import {
 import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
 import { BadRequestError, isNotFound } from "../shared/errors.ts";
-import { InvalidRecordError, readJson, readJsonVersioned, writeJsonIfGeneration } from "../shared/gcs.ts";
+import {
+  InvalidRecordError,
+  readRecordOrNull,
+  readRecordWithGeneration,
+  writeJsonIfGeneration,
+} from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
 import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
@@ -87,19 +92,21 @@ export async function notify(
   const headerName = runRecordName(product, client.id, runId, "manifest.json");
   checkManifestUri(request.manifestUri, gsUri(platform.bucket, headerName));
   const bucket = deps.storage.bucket(platform.bucket);
-  const summaryName = runRecordName(product, client.id, runId, "summary.json");
-  const summaryFile = bucket.file(summaryName);
-  const logger = deps.logger.child({ client: client.id, runId });
-  const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
-  const publish = publisher(deps, product, client.id);
+  const { summaryName, summaryFile, logger, openMarker, publish } = runHandles(
+    deps,
+    bucket,
+    product,
+    client.id,
+    runId,
+  );
 
-  const existing = await readJsonVersioned(summaryFile, summarySchema);
+  const existing = await readRecordWithGeneration(summaryFile, summarySchema);
   if (existing !== null) {
     logger.info({ messageId: existing.value.messageId }, "run already summarised");
     return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
   }
 
-  const manifest = await readJson(bucket.file(headerName), manifestSchema);
+  const manifest = await readRecordOrNull(bucket.file(headerName), manifestSchema);
   if (manifest === null) {
     throw new BadRequestError(
       `run ${runId} has no manifest: ${request.manifestUri} does not exist`,
@@ -171,20 +178,14 @@ export async function notify(
     publishing: null,
     recovered: options.recovery ?? null,
   } satisfies Summary);
-  const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
-  if (generation === null) {
-    // An identical notify wrote its summary first: that one is the run's.
-    const theirs = await readJsonVersioned(summaryFile, summarySchema);
-    if (theirs === null)
-      throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
-    return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
-  }
+  const created = await createSummary(summaryFile, summary, gsUri(platform.bucket, summaryName));
+  if (!created.ours) return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
   logger.info(
     { status: message.status, counts: message.counts },
     `run ${runId} ${message.status}: ${message.counts.succeeded} of ${message.counts.inputs} inputs succeeded`,
   );
   logFailureEvents(logger, message, request);
-  return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
+  return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
 }
 
 /**
@@ -212,7 +213,7 @@ export async function notifyStageFailure(
     message: why,
     ...(request.error.code === undefined ? {} : { code: request.error.code }),
   };
-  if ((await readJson(bucket.file(headerName), manifestSchema)) !== null) {
+  if ((await readRecordOrNull(bucket.file(headerName), manifestSchema)) !== null) {
     return notify(
       {
         client: client.id,
@@ -227,12 +228,14 @@ export async function notifyStageFailure(
     );
   }
 
-  const summaryName = runRecordName(product, client.id, runId, "summary.json");
-  const summaryFile = bucket.file(summaryName);
-  const logger = deps.logger.child({ client: client.id, runId });
-  const openMarker = bucket.file(openRunName(areaPrefix(product, client.id, "runs"), runId));
-  const publish = publisher(deps, product, client.id);
-  const existing = await readJsonVersioned(summaryFile, summarySchema);
+  const { summaryName, summaryFile, logger, openMarker, publish } = runHandles(
+    deps,
+    bucket,
+    product,
+    client.id,
+    runId,
+  );
+  const existing = await readRecordWithGeneration(summaryFile, summarySchema);
   if (existing !== null) return finish(bucket, summaryName, existing, publish, logger, deps, openMarker);
 
   const now = deps.now();
@@ -294,16 +297,11 @@ export async function notifyStageFailure(
     publishing: null,
     recovered: null,
   } satisfies Summary);
-  const generation = await writeJsonIfGeneration(summaryFile, summary, "0");
-  if (generation === null) {
-    const theirs = await readJsonVersioned(summaryFile, summarySchema);
-    if (theirs === null)
-      throw new BatchlineError(`${gsUri(platform.bucket, summaryName)} vanished`, { retryable: true });
-    return finish(bucket, summaryName, theirs, publish, logger, deps, openMarker);
-  }
+  const created = await createSummary(summaryFile, summary, gsUri(platform.bucket, summaryName));
+  if (!created.ours) return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
   logger.warn({ stage: request.stage }, `run ${runId} FAILED: ${why}`);
   logFailureEvents(logger, message, null);
-  return finish(bucket, summaryName, { value: summary, generation }, publish, logger, deps, openMarker);
+  return finish(bucket, summaryName, created.stored, publish, logger, deps, openMarker);
 }
 
 /** The object an event named, at its current generation; null when it is gone or is not an input name. */
@@ -375,7 +373,7 @@ function checkManifestUri(given: string, expected: string): void {
 
 async function readTaskRecord(bucket: Bucket, name: string): Promise<RecordRead> {
   try {
-    const record = await readJson(bucket.file(name), taskRecordSchema);
+    const record = await readRecordOrNull(bucket.file(name), taskRecordSchema);
     return record === null ? { kind: "missing" } : { kind: "ok", record };
   } catch (err) {
     if (err instanceof InvalidRecordError) return { kind: "invalid", problem: err.message };
@@ -434,7 +432,7 @@ export async function republish(
   const product = platform.product;
   const bucket = deps.storage.bucket(platform.bucket);
   const summaryName = runRecordName(product, client, runId, "summary.json");
-  const stored = await readJsonVersioned(bucket.file(summaryName), summarySchema);
+  const stored = await readRecordWithGeneration(bucket.file(summaryName), summarySchema);
   if (stored === null) return null;
   const logger = deps.logger.child({ client, runId });
   const openMarker = bucket.file(openRunName(areaPrefix(product, client, "runs"), runId));
@@ -455,6 +453,34 @@ function publisher(deps: NotifyDeps, product: string, client: string): (summary:
 }
 
 type Stored = { value: Summary; generation: string };
+
+/** What both ways of ending a run (notify, notifyStageFailure) work with: its summary, log, open marker and topic. */
+function runHandles(deps: NotifyDeps, bucket: Bucket, product: string, client: string, runId: string) {
+  const summaryName = runRecordName(product, client, runId, "summary.json");
+  return {
+    summaryName,
+    summaryFile: bucket.file(summaryName),
+    logger: deps.logger.child({ client, runId }),
+    openMarker: bucket.file(openRunName(areaPrefix(product, client, "runs"), runId)),
+    publish: publisher(deps, product, client),
+  };
+}
+
+/**
+ * Creates the run's summary (only if none exists). When an identical notify wrote one first, that one is the
+ * run's: `ours` is false and `stored` is theirs.
+ */
+async function createSummary(
+  file: File,
+  summary: Summary,
+  uri: string,
+): Promise<{ ours: boolean; stored: Stored }> {
+  const generation = await writeJsonIfGeneration(file, summary, "0");
+  if (generation !== null) return { ours: true, stored: { value: summary, generation } };
+  const theirs = await readRecordWithGeneration(file, summarySchema);
+  if (theirs === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
+  return { ours: false, stored: theirs };
+}
 
 /**
  * Publishes the summary's message once. The right to publish is taken by compare-and-swap on the summary
@@ -496,9 +522,9 @@ async function finish(
     };
   };
   const reread = async (): Promise<Stored> => {
-    const now = await readJsonVersioned(file, summarySchema);
-    if (now === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
-    return now;
+    const latest = await readRecordWithGeneration(file, summarySchema);
+    if (latest === null) throw new BatchlineError(`${uri} vanished`, { retryable: true });
+    return latest;
   };
 
   const token = randomUUID();

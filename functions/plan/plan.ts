@@ -8,6 +8,7 @@ import { batchJobId, runId as computeRunId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Trigger } from "../../core/messages.ts";
 import { areaPrefix, gsUri, runRecordName } from "../../core/naming.ts";
+import { clientWorkerAccountId, serviceAccountEmail } from "../../core/resource-names.ts";
 import {
   type ClaimMetadata,
   MANIFEST_SHARD_SIZE,
@@ -17,7 +18,6 @@ import {
   openRunName,
 } from "../../core/runs.ts";
 import { containerJobBody } from "../../core/workload.ts";
-import { clientWorkerAccountId, serviceAccountEmail } from "../../infra/names.ts";
 import { notify, republish } from "../notify/notify.ts";
 import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";

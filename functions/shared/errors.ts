@@ -1,3 +1,4 @@
+import { FUNCTION_RETRY, isRetryable } from "../../core/classify.ts";
 import { BatchlineError, describeValue } from "../../core/errors.ts";
 
 /** The caller sent something we cannot act on; retrying the same request cannot help (HTTP 400). */
@@ -15,54 +16,27 @@ export interface ErrorBody {
   error: { message: string; field?: string };
 }
 
-export interface ClassifiedError {
+/** The HTTP answer a function gives for an error. */
+export interface ErrorAnswer {
   status: 400 | 500 | 503;
   body: ErrorBody;
   retryable: boolean;
 }
 
-// HTTP statuses and socket errors after which the same request may well succeed.
-const RETRYABLE_HTTP = new Set([408, 429, 500, 502, 503, 504]);
-const RETRYABLE_ERRNO = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "ENOTFOUND",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-
-/** The HTTP status of a Cloud Storage client error (ApiError carries it as a numeric `code`). */
-export function httpStatusOf(err: unknown): number | undefined {
-  if (typeof err !== "object" || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "number" && code >= 100 && code < 600 ? code : undefined;
-}
-
 export function isPreconditionFailed(err: unknown): boolean {
-  return httpStatusOf(err) === 412;
+  return FUNCTION_RETRY.statusOf(err) === 412;
 }
 
 export function isNotFound(err: unknown): boolean {
-  return httpStatusOf(err) === 404;
-}
-
-/** True for errors of storage or the network that a later retry of the whole call may get past. */
-export function isTransient(err: unknown): boolean {
-  const status = httpStatusOf(err);
-  if (status !== undefined) return RETRYABLE_HTTP.has(status);
-  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === "string" && RETRYABLE_ERRNO.has(code);
+  return FUNCTION_RETRY.statusOf(err) === 404;
 }
 
 /**
- * Maps any error to the answer the workflow gets: 400 for bad input, 503 when a retry may help (the
- * workflow's http.default_retry retries 503), 500 for everything else. Messages are ours or the client
- * library's; stack traces go to the log only.
+ * Maps any error to the answer the workflow gets: 400 for bad input, 503 when a retry may help under
+ * core/classify.ts's FUNCTION_RETRY (the workflow's http.default_retry retries 503), 500 for everything
+ * else. Messages are ours or the client library's; stack traces go to the log only.
  */
-export function classifyError(err: unknown): ClassifiedError {
+export function answerFor(err: unknown): ErrorAnswer {
   if (err instanceof BadRequestError) {
     const error =
       err.field === undefined ? { message: err.message } : { message: err.message, field: err.field };
@@ -76,7 +50,7 @@ export function classifyError(err: unknown): ClassifiedError {
     };
   }
   const message = err instanceof Error ? err.message : describeValue(err);
-  if (isTransient(err)) {
+  if (isRetryable(err, FUNCTION_RETRY)) {
     return {
       status: 503,
       body: { error: { message: `temporary failure, retry: ${message}` } },

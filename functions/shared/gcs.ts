@@ -2,6 +2,8 @@ import type { Bucket, File } from "@google-cloud/storage";
 import type { z } from "zod";
 import { BatchlineError, describeValue } from "../../core/errors.ts";
 import { gsUri } from "../../core/naming.ts";
+import { downloadObject } from "../../core/object-read.ts";
+import { schemaProblems } from "../../core/schema-problems.ts";
 import { isNotFound, isPreconditionFailed } from "./errors.ts";
 
 /** An object as a listing shows it: enough to plan without downloading anything. */
@@ -49,19 +51,13 @@ export class InvalidRecordError extends BatchlineError {
 
 /** Turns the first zod issue into "field x: message (got value)". */
 export function describeZodError(error: z.ZodError, data: unknown): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return "invalid";
-  const field = issue.path.map(String).join(".");
-  let value: unknown = data;
-  for (const key of issue.path) {
-    value =
-      value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-  }
-  const where = field === "" ? "document" : `field "${field}"`;
-  const got =
-    value === undefined || issue.code === "unrecognized_keys" ? "" : ` (got ${describeValue(value)})`;
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : "";
-  return `${where}: ${issue.message}${got}${more}`;
+  const problems = schemaProblems(error, data);
+  const first = problems[0];
+  if (first === undefined) return "invalid";
+  const where = first.field === "" ? "document" : `field "${first.field}"`;
+  const got = first.value === undefined || first.unknownKeys ? "" : ` (got ${describeValue(first.value)})`;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : "";
+  return `${where}: ${first.message}${got}${more}`;
 }
 
 /** Parses an object's bytes as JSON and validates it, naming the object on any problem. */
@@ -77,11 +73,14 @@ export function parseJsonRecord<S extends z.ZodType>(uri: string, bytes: Buffer,
   return result.data;
 }
 
-/** Reads and validates a JSON record; null when the object does not exist. */
-export async function readJson<S extends z.ZodType>(file: File, schema: S): Promise<z.output<S> | null> {
+/** Reads and validates a JSON record; null when the object does not exist (any other failure throws). */
+export async function readRecordOrNull<S extends z.ZodType>(
+  file: File,
+  schema: S,
+): Promise<z.output<S> | null> {
   let bytes: Buffer;
   try {
-    [bytes] = await file.download();
+    bytes = await downloadObject(file);
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;
@@ -93,7 +92,7 @@ export async function readJson<S extends z.ZodType>(file: File, schema: S): Prom
  * Reads a JSON record together with the generation it was read at, for a later compare-and-swap. Reads
  * that exact generation, so the value and the generation always belong together.
  */
-export async function readJsonVersioned<S extends z.ZodType>(
+export async function readRecordWithGeneration<S extends z.ZodType>(
   file: File,
   schema: S,
 ): Promise<{ value: z.output<S>; generation: string } | null> {
@@ -108,14 +107,17 @@ export async function readJsonVersioned<S extends z.ZodType>(
   const exact = file.bucket.file(file.name, { generation });
   let bytes: Buffer;
   try {
-    [bytes] = await exact.download();
+    bytes = await downloadObject(exact);
   } catch (err) {
     // Replaced between the two calls: read again from the top.
-    if (isNotFound(err)) return readJsonVersioned(file, schema);
+    if (isNotFound(err)) return readRecordWithGeneration(file, schema);
     throw err;
   }
   return { value: parseJsonRecord(gsUri(file.bucket.name, file.name), bytes, schema), generation };
 }
+
+/** The old name of readRecordOrNull, kept only until functions/plan (another change in flight) is renamed too. */
+export const readJson = readRecordOrNull;
 
 export interface ConditionalWrite {
   /** `"0"`: create only if absent; otherwise replace only that generation. */

@@ -2,7 +2,8 @@ import type { HttpFunction, Request, Response } from "@google-cloud/functions-fr
 import type { z } from "zod";
 import { describeValue } from "../../core/errors.ts";
 import { createLogger, type Logger, traceFields } from "../../core/logger.ts";
-import { BadRequestError, classifyError } from "./errors.ts";
+import { schemaProblems } from "../../core/schema-problems.ts";
+import { answerFor, BadRequestError } from "./errors.ts";
 
 /** Reads the request body as JSON whatever content type it came with (the workflow sends application/json). */
 export function jsonBody(req: Pick<Request, "body">): unknown {
@@ -24,25 +25,17 @@ export function jsonBody(req: Pick<Request, "body">): unknown {
 export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue === undefined) throw new BadRequestError("the request body is invalid");
-  const field = issue.path.map(String).join(".");
-  if (issue.code === "unrecognized_keys") {
-    const prefix = field === "" ? "" : `${field}.`;
-    const keys = issue.keys.map((k) => prefix + k);
+  const problem = schemaProblems(result.error, body)[0];
+  if (problem === undefined) throw new BadRequestError("the request body is invalid");
+  const { field, message, value, unknownKeys } = problem;
+  if (unknownKeys) {
     throw new BadRequestError(
-      `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"`).join(", ")}`,
-      keys[0],
+      `unknown field${unknownKeys.length > 1 ? "s" : ""} ${unknownKeys.map((k) => `"${k}"`).join(", ")}`,
+      unknownKeys[0],
     );
   }
-  let value: unknown = body;
-  for (const key of issue.path) {
-    value =
-      value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-  }
-  if (field === "")
-    throw new BadRequestError(`the request body ${issue.message} (got ${describeValue(value)})`);
-  const what = value === undefined ? "is required" : `${issue.message} (got ${describeValue(value)})`;
+  if (field === "") throw new BadRequestError(`the request body ${message} (got ${describeValue(value)})`);
+  const what = value === undefined ? "is required" : `${message} (got ${describeValue(value)})`;
   throw new BadRequestError(`field "${field}" ${what}`, field);
 }
 
@@ -85,7 +78,7 @@ export function httpShell<S extends z.ZodType, D, R>(options: ShellOptions<S, D,
       const result = await options.handle(body, deps, logger);
       res.status(200).json(result);
     } catch (err) {
-      const answer = classifyError(err);
+      const answer = answerFor(err);
       // Bad input is the caller's to fix: its message is enough. Anything else gets its stack and cause.
       if (answer.status === 400) {
         logger.warn(

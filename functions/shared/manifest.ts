@@ -7,7 +7,7 @@ import {
   type ManifestShard,
   manifestShardSchema,
 } from "../../core/runs.ts";
-import { InvalidRecordError, readJson } from "./gcs.ts";
+import { InvalidRecordError, readRecordOrNull } from "./gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "./limit.ts";
 
 /** Throws unless `shard` is shard k of this run with task indexes k*shardSize, k*shardSize+1, … */
@@ -35,7 +35,7 @@ export function checkShard(
 export async function readShards(bucket: Bucket, manifest: Manifest): Promise<ManifestInput[]> {
   const shards = await mapLimit(manifest.shards, STORAGE_CONCURRENCY, async (name, k) => {
     const uri = gsUri(bucket.name, name);
-    const shard = await readJson(bucket.file(name), manifestShardSchema);
+    const shard = await readRecordOrNull(bucket.file(name), manifestShardSchema);
     if (shard === null)
       throw new BatchlineError(`${uri} is missing (the manifest of run ${manifest.runId} lists it)`);
     checkShard(uri, shard, manifest.runId, k, manifest.shardSize);

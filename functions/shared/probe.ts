@@ -1,6 +1,7 @@
 import { BatchServiceClient } from "@google-cloud/batch";
 import { ExecutionsClient } from "@google-cloud/workflows";
 import { PassThroughClient } from "google-auth-library";
+import { httpStatusOf } from "../../core/classify.ts";
 import { EXECUTION_STATE_NAMES, enumName, JOB_STATE_NAMES } from "./google-enums.ts";
 
 export { FINAL_JOB_STATES } from "./google-enums.ts";
@@ -29,15 +30,7 @@ const NOT_FOUND = 5;
  * rejects a non-2xx answer with a GaxiosError before google-gax can map it to a gRPC code).
  */
 function isNotFound(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } };
-  return (
-    e.code === NOT_FOUND ||
-    e.code === 404 ||
-    e.code === "404" ||
-    e.status === 404 ||
-    e.response?.status === 404
-  );
+  return (err as { code?: unknown } | null)?.code === NOT_FOUND || httpStatusOf(err) === 404;
 }
 
 /**

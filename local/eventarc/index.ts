@@ -1,5 +1,6 @@
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import type { Logger } from "../../core/logger.ts";
+import { triggerName } from "../../core/resource-names.ts";
 import {
   AUDIT_LOG_EVENT_TYPE,
   inputsPathPattern,
@@ -8,7 +9,6 @@ import {
   objectResourceName,
   STORAGE_SERVICE_NAME,
 } from "../../core/triggers.ts";
-import { triggerName } from "../../infra/names.ts";
 import { auditLogObjectCreateEvent } from "./audit-log.ts";
 
 /** The emulator's change events, as far as Eventarc reads them. */

@@ -44,7 +44,7 @@ export function sendError(res: ServerResponse, err: GcsError): void {
 }
 
 /** Reads and parses a JSON body; an empty body is `{}`. */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readRequestJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

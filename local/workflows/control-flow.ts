@@ -1,6 +1,6 @@
 import { raise, WorkflowError } from "./errors.ts";
 import type { Compiled } from "./expression.ts";
-import { type Block, runBlock, type Signal, type StepResult } from "./interpreter.ts";
+import { type Block, isPromise, runBlock, type Signal, type StepResult } from "./interpreter.ts";
 import { defineVar, type Exec, type Scope, setVar } from "./runtime.ts";
 import { isMap, newMap, typeName, type Value } from "./values.ts";
 
@@ -132,10 +132,6 @@ export async function runBranches(
       { branches: failed },
     );
   }
-}
-
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === "function";
 }
 
 /** A retry policy as evaluated when an error arrives (its fields may be expressions). */

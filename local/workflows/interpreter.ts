@@ -54,7 +54,8 @@ export function whereRaised(err: WorkflowError): RaisedAt | undefined {
 const YIELD_EVERY = 1024;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+/** Whether a step gave a promise (it waits) rather than its result (it ran synchronously). */
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | undefined)?.then === "function";
 }
 

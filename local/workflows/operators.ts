@@ -1,11 +1,11 @@
 import { raise } from "./errors.ts";
 import {
   compareNumbers,
-  doubleToString,
   hasKey,
   INT64_MAX,
   INT64_MIN,
   isMap,
+  scalarText,
   typeName,
   type Value,
   valuesEqual,
@@ -96,22 +96,6 @@ function toDouble(v: bigint | number): number {
   return typeof v === "bigint" ? Number(v) : v;
 }
 
-/** How `+` writes a scalar next to a string; undefined for the types the "+ operator" table has no cell for. */
-function concatText(v: Value): string | undefined {
-  switch (typeof v) {
-    case "string":
-      return v;
-    case "bigint":
-      return v.toString();
-    case "number":
-      return doubleToString(v);
-    case "boolean":
-      return v ? "true" : "false";
-    default:
-      return undefined;
-  }
-}
-
 export function add(a: Value, b: Value): Value {
   const ta = typeof a;
   const tb = typeof b;
@@ -122,8 +106,8 @@ export function add(a: Value, b: Value): Value {
   }
   // A string with an int, double or bool: the "+ operator" table's STRING row and column.
   if (ta === "string" || tb === "string") {
-    const left = concatText(a);
-    const right = concatText(b);
+    const left = scalarText(a);
+    const right = scalarText(b);
     if (left !== undefined && right !== undefined) return left + right;
   }
   return operandError("+", a, b);

@@ -48,6 +48,25 @@ export function doubleToString(d: number): string {
   return String(d);
 }
 
+/**
+ * A scalar as text: how `+` writes it next to a string, and what `string()` returns. Undefined for the types
+ * neither has a cell for (null, lists, maps, bytes).
+ */
+export function scalarText(v: Value | undefined): string | undefined {
+  switch (typeof v) {
+    case "string":
+      return v;
+    case "bigint":
+      return v.toString();
+    case "number":
+      return doubleToString(v);
+    case "boolean":
+      return v ? "true" : "false";
+    default:
+      return undefined;
+  }
+}
+
 export function isMap(v: Value | undefined): v is ValueMap {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }

@@ -1,5 +1,5 @@
 import { invalid, methodNotAllowed, required } from "../errors.ts";
-import { readJson, sendEmpty, sendJson } from "../http.ts";
+import { readRequestJson, sendEmpty, sendJson } from "../http.ts";
 import { validateBucketName } from "../names.ts";
 import { parseInt64, parsePreconditions } from "../preconditions.ts";
 import { bucketResource } from "../resources.ts";
@@ -10,7 +10,7 @@ export async function handleBuckets(ctx: RequestContext): Promise<void> {
   const method = ctx.req.method;
   const project = ctx.query.get("project");
   if (method === "POST") {
-    const body = await readJson(ctx.req);
+    const body = await readRequestJson(ctx.req);
     if (!project) throw required("Required parameter: project");
     const name = body.name;
     if (typeof name !== "string") throw required();
@@ -52,7 +52,7 @@ export async function handleBucket(ctx: RequestContext, bucket: string): Promise
     }
     case "PATCH":
     case "PUT": {
-      const body = await readJson(ctx.req);
+      const body = await readRequestJson(ctx.req);
       const record = await ctx.store.updateBucket(bucket, body, pre, ctx.req.method === "PUT");
       sendJson(ctx.res, 200, bucketResource(record, ctx.baseUrl));
       return;

@@ -1,6 +1,6 @@
 import type { NotificationRecord } from "../backend/types.ts";
 import { invalid, methodNotAllowed, required } from "../errors.ts";
-import { readJson, sendEmpty, sendJson } from "../http.ts";
+import { readRequestJson, sendEmpty, sendJson } from "../http.ts";
 import { EVENT_TYPES } from "../notifications/events.ts";
 import { notificationResource } from "../resources.ts";
 import type { RequestContext } from "./context.ts";
@@ -17,7 +17,7 @@ export async function handleNotifications(ctx: RequestContext, bucket: string): 
     return;
   }
   if (ctx.req.method !== "POST") throw methodNotAllowed();
-  const body = await readJson(ctx.req);
+  const body = await readRequestJson(ctx.req);
   ctx.store.getBucket(bucket);
   const config = parseNotification(body);
   if (ctx.notifier && !(await ctx.notifier.topicExists(config.topic))) {

@@ -1,7 +1,7 @@
 import type { ObjectFields, ObjectRecord } from "../backend/types.ts";
 import { badRequest, invalid, methodNotAllowed, required } from "../errors.ts";
 import { compileGlob } from "../glob.ts";
-import { readJson, sendEmpty, sendJson, stageBody } from "../http.ts";
+import { readRequestJson, sendEmpty, sendJson, stageBody } from "../http.ts";
 import { validateObjectName } from "../names.ts";
 import { fieldsOf, parseObjectFields, patchObjectFields } from "../object-fields.ts";
 import { checkPreconditions, type Preconditions, parseInt64, parsePreconditions } from "../preconditions.ts";
@@ -13,11 +13,41 @@ import { sendMedia } from "./media.ts";
 /** GCS's compose limit. */
 const MAX_COMPOSE_SOURCES = 32;
 
-/** `generation` query parameter, when present. */
-export function generationParam(query: URLSearchParams, name = "generation"): number | undefined {
+/** An int64 query parameter (a generation, a byte count), when present; a malformed one is a 400 naming it. */
+export function int64Param(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null || raw === "") return undefined;
   return parseInt64(name, raw);
+}
+
+/** Stores `source`'s bytes again as `bucket`/`name` (a link, no copy of the data) with `fields`: a copy. */
+export function commitCopy(
+  ctx: RequestContext,
+  source: ObjectRecord,
+  bucket: string,
+  name: string,
+  fields: ObjectFields,
+  preconditions: Preconditions,
+): Promise<ObjectRecord> {
+  return ctx.store.commitObject({
+    bucket,
+    name,
+    data: { linkFrom: source },
+    size: source.size,
+    ...(source.md5Hash === undefined ? {} : { md5Hash: source.md5Hash }),
+    crc32c: source.crc32c,
+    fields,
+    ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
+    preconditions,
+  });
+}
+
+/** `generation` (or `sourceGeneration`) query parameter, when present. */
+export function generationParam(
+  query: URLSearchParams,
+  name: "generation" | "sourceGeneration" = "generation",
+): number | undefined {
+  return int64Param(query, name);
 }
 
 /** `/b/<bucket>/o`: objects.list. */
@@ -60,7 +90,7 @@ export async function handleObject(ctx: RequestContext, bucket: string, name: st
       return;
     }
     case "PATCH": {
-      const body = await readJson(ctx.req);
+      const body = await readRequestJson(ctx.req);
       const record = await ctx.store.updateObject(bucket, name, generation, pre, (current) =>
         patchObjectFields(fieldsOf(current), body),
       );
@@ -68,7 +98,7 @@ export async function handleObject(ctx: RequestContext, bucket: string, name: st
       return;
     }
     case "PUT": {
-      const body = await readJson(ctx.req);
+      const body = await readRequestJson(ctx.req);
       const fields = parseObjectFields(body);
       const record = await ctx.store.updateObject(bucket, name, generation, pre, () => fields);
       sendJson(ctx.res, 200, objectResource(record, ctx.baseUrl));
@@ -96,7 +126,7 @@ export async function handleRewrite(
 ): Promise<void> {
   if (ctx.req.method !== "POST") throw methodNotAllowed();
   validateObjectName(route.destObject);
-  const body = await readJson(ctx.req);
+  const body = await readRequestJson(ctx.req);
   const source = ctx.store.getObject(
     route.bucket,
     route.object,
@@ -106,7 +136,7 @@ export async function handleRewrite(
   ctx.store.getBucket(route.destBucket);
 
   if (route.kind === "rewrite") {
-    const budget = generationParam(ctx.query, "maxBytesRewrittenPerCall");
+    const budget = int64Param(ctx.query, "maxBytesRewrittenPerCall");
     const token = ctx.query.get("rewriteToken");
     const doneBefore = token ? readRewriteToken(token, source) : 0;
     if (budget !== undefined && budget > 0 && doneBefore + budget < source.size) {
@@ -123,17 +153,14 @@ export async function handleRewrite(
   }
 
   const fields = overrideFields(fieldsOf(source), body);
-  const record = await ctx.store.commitObject({
-    bucket: route.destBucket,
-    name: route.destObject,
-    data: { linkFrom: source },
-    size: source.size,
-    ...(source.md5Hash === undefined ? {} : { md5Hash: source.md5Hash }),
-    crc32c: source.crc32c,
+  const record = await commitCopy(
+    ctx,
+    source,
+    route.destBucket,
+    route.destObject,
     fields,
-    ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
-    preconditions: parsePreconditions(ctx.query),
-  });
+    parsePreconditions(ctx.query),
+  );
   const resource = objectResource(record, ctx.baseUrl);
   if (route.kind === "copy") {
     sendJson(ctx.res, 200, resource);
@@ -155,7 +182,7 @@ export async function handleMove(
 ): Promise<void> {
   if (ctx.req.method !== "POST") throw methodNotAllowed();
   validateObjectName(route.destObject);
-  await readJson(ctx.req);
+  await readRequestJson(ctx.req);
   const source = ctx.store.getObject(route.bucket, route.object);
   const sourcePre = parsePreconditions(ctx.query, "source");
   checkPreconditions(sourcePre, source, "write");
@@ -181,7 +208,7 @@ export async function handleMove(
 export async function handleCompose(ctx: RequestContext, bucket: string, destination: string): Promise<void> {
   if (ctx.req.method !== "POST") throw methodNotAllowed();
   validateObjectName(destination);
-  const body = await readJson(ctx.req);
+  const body = await readRequestJson(ctx.req);
   const sourceObjects = body.sourceObjects;
   if (!Array.isArray(sourceObjects) || sourceObjects.length === 0)
     throw required("Required field: sourceObjects");

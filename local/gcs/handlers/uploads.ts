@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ObjectFields, StagedData } from "../backend/types.ts";
 import { badRequest, GcsError, invalid, methodNotAllowed, notFound } from "../errors.ts";
 import { type Checksums, type ObjectHasher, parseGoogHash } from "../hashing.ts";
-import { parseJsonObject, readJson, sendEmpty, sendJson, stageBody } from "../http.ts";
+import { parseJsonObject, readRequestJson, sendEmpty, sendJson, stageBody } from "../http.ts";
 import { multipartBoundary, readMultipartUpload } from "../multipart.ts";
 import { validateObjectName } from "../names.ts";
 import { parseObjectFields } from "../object-fields.ts";
@@ -120,7 +120,7 @@ async function insertMultipart(ctx: RequestContext, bucket: string): Promise<voi
 
 /** uploadType=resumable: opens a session and answers with its URI in `Location`. */
 async function startResumable(ctx: RequestContext, bucket: string): Promise<void> {
-  const metadata = await readJson(ctx.req);
+  const metadata = await readRequestJson(ctx.req);
   const name = ctx.query.get("name") ?? (typeof metadata.name === "string" ? metadata.name : undefined);
   validateObjectName(name);
   const pre = parsePreconditions(ctx.query);

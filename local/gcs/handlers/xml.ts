@@ -13,7 +13,7 @@ import type { Store } from "../store.ts";
 import { maxResults } from "./buckets.ts";
 import { type RequestContext, requestOrigin } from "./context.ts";
 import { sendMedia } from "./media.ts";
-import { composeObject, generationParam } from "./objects.ts";
+import { commitCopy, composeObject, generationParam } from "./objects.ts";
 import { handleSessionRequest, verifyChecksums } from "./uploads.ts";
 
 const XMLNS = "http://doc.s3.amazonaws.com/2006-03-01";
@@ -317,13 +317,11 @@ export async function handleXmlObject(ctx: RequestContext, bucket: string, name:
   });
 }
 
-/** A simple upload: the body is the object; metadata comes from headers. */
-async function putObject(ctx: RequestContext, bucket: string, name: string): Promise<void> {
-  validateObjectName(name);
-  const pre = xmlPreconditions(ctx);
-  checkPreconditions(pre, ctx.store.findObject(bucket, name), "write");
-  const fields = fieldsFromHeaders(ctx.req);
-  const declared = declaredFromHeaders(ctx.req);
+/**
+ * Stages the request body, hashing it, and checks it against the hashes the request declared; the staged
+ * bytes are discarded on any failure.
+ */
+async function stageChecked(ctx: RequestContext, declared: ReturnType<typeof declaredFromHeaders>) {
   const staged = await ctx.store.backend.stage();
   const hasher = ctx.hashing.hasher();
   try {
@@ -340,11 +338,22 @@ async function putObject(ctx: RequestContext, bucket: string, name: string): Pro
     await ctx.store.backend.discardStaged(staged.id);
     throw err;
   }
+  return { staged, size: hasher.bytes, sums };
+}
+
+/** A simple upload: the body is the object; metadata comes from headers. */
+async function putObject(ctx: RequestContext, bucket: string, name: string): Promise<void> {
+  validateObjectName(name);
+  const pre = xmlPreconditions(ctx);
+  checkPreconditions(pre, ctx.store.findObject(bucket, name), "write");
+  const fields = fieldsFromHeaders(ctx.req);
+  const declared = declaredFromHeaders(ctx.req);
+  const { staged, size, sums } = await stageChecked(ctx, declared);
   const record = await ctx.store.commitObject({
     bucket,
     name,
     data: { staged },
-    size: hasher.bytes,
+    size,
     md5Hash: sums.md5Hash,
     crc32c: sums.crc32c,
     fields,
@@ -376,17 +385,7 @@ async function copy(ctx: RequestContext, bucket: string, name: string): Promise<
     throw new XmlError(400, "InvalidArgument", `Invalid x-goog-metadata-directive: ${directive}`);
   }
   const fields = directive === "REPLACE" ? fieldsFromHeaders(ctx.req) : fieldsOfRecord(source);
-  const record = await ctx.store.commitObject({
-    bucket,
-    name,
-    data: { linkFrom: source },
-    size: source.size,
-    ...(source.md5Hash === undefined ? {} : { md5Hash: source.md5Hash }),
-    crc32c: source.crc32c,
-    fields,
-    ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
-    preconditions: xmlPreconditions(ctx),
-  });
+  const record = await commitCopy(ctx, source, bucket, name, fields, xmlPreconditions(ctx));
   ctx.req.resume();
   sendXml(
     ctx,
@@ -556,25 +555,10 @@ async function uploadPart(ctx: RequestContext, bucket: string, name: string, id:
   if (!(n >= 1 && n <= MAX_PARTS)) {
     throw new XmlError(400, "InvalidArgument", `Part number must be an integer between 1 and ${MAX_PARTS}.`);
   }
-  const staged = await ctx.store.backend.stage();
-  const hasher = ctx.hashing.hasher();
-  try {
-    await stageBody(ctx.req as AsyncIterable<Buffer>, staged, hasher);
-  } catch (err) {
-    hasher.dispose();
-    await ctx.store.backend.discardStaged(staged.id);
-    throw err;
-  }
-  const sums = await hasher.digest();
-  try {
-    verifyChecksums(sums, declaredFromHeaders(ctx.req));
-  } catch (err) {
-    await ctx.store.backend.discardStaged(staged.id);
-    throw err;
-  }
+  const { staged, size, sums } = await stageChecked(ctx, declaredFromHeaders(ctx.req));
   const md5Hex = Buffer.from(sums.md5Hash, "base64").toString("hex");
   const previous = upload.parts.get(n);
-  upload.parts.set(n, { staged, size: hasher.bytes, md5Hex, crc32c: sums.crc32c });
+  upload.parts.set(n, { staged, size, md5Hex, crc32c: sums.crc32c });
   if (previous) await ctx.store.backend.discardStaged(previous.staged.id);
   sendEmptyWith(ctx, 200, {
     etag: `"${md5Hex}"`,

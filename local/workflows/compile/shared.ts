@@ -11,10 +11,6 @@ export function isPlainMap(v: unknown): v is PlainMap {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === "function";
-}
-
 /** Where deploy problems go: the program's list, with the step they belong to (none for the whole source). */
 export interface ProblemSink {
   problem(step: string | undefined, message: string): void;

@@ -11,6 +11,7 @@ import {
   JsonSyntaxError,
   newMap,
   parseJsonText,
+  scalarText,
   toJsonText,
   typeName,
   type Value,
@@ -90,18 +91,7 @@ function toDouble(v: Value | undefined): number {
 }
 
 function toStr(v: Value | undefined): string {
-  switch (typeof v) {
-    case "string":
-      return v;
-    case "bigint":
-      return v.toString();
-    case "number":
-      return doubleToString(v);
-    case "boolean":
-      return v ? "true" : "false";
-    default:
-      return wrongType("string", "value", "a string, number or boolean", v);
-  }
+  return scalarText(v) ?? wrongType("string", "value", "a string, number or boolean", v);
 }
 
 function toBool(v: Value | undefined): boolean {

@@ -1,6 +1,7 @@
 import { type Bucket, IdempotencyStrategy, Storage } from "@google-cloud/storage";
 import { createLogger } from "../../../core/logger.ts";
 import { objectName, runRecordName } from "../../../core/naming.ts";
+import { downloadObject } from "../../../core/object-read.ts";
 import {
   MANIFEST_SHARD_SIZE,
   type Manifest,
@@ -163,8 +164,7 @@ export async function runPlannedTask(
 export async function readObject(bucket: Bucket, name: string): Promise<Buffer | null> {
   const [exists] = await bucket.file(name).exists();
   if (!exists) return null;
-  const [body] = await bucket.file(name).download();
-  return body;
+  return downloadObject(bucket.file(name));
 }
 
 /** `runs/<runId>/tasks/<index>.json` as stored, checked against the contract. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BatchlineError, ConfigError } from "../../../core/errors.ts";
 import { notifyRequestSchema } from "../../../functions/notify/request.ts";
 import { planRequestSchema } from "../../../functions/plan/request.ts";
-import { BadRequestError, classifyError } from "../../../functions/shared/errors.ts";
+import { answerFor, BadRequestError } from "../../../functions/shared/errors.ts";
 import { jsonBody, parseRequest } from "../../../functions/shared/http.ts";
 
 function badRequest(run: () => unknown): { message: string; field: string | undefined } {
@@ -87,7 +87,7 @@ describe("request bodies", () => {
 
 describe("error answers", () => {
   it("maps bad input to 400 with the field", () => {
-    expect(classifyError(new BadRequestError("unknown client", "client"))).toEqual({
+    expect(answerFor(new BadRequestError("unknown client", "client"))).toEqual({
       status: 400,
       body: { error: { message: "unknown client", field: "client" } },
       retryable: false,
@@ -95,9 +95,9 @@ describe("error answers", () => {
   });
 
   it("maps retryable errors to 503 and deliberate final ones to 500", () => {
-    expect(classifyError(new BatchlineError("busy", { retryable: true })).status).toBe(503);
+    expect(answerFor(new BatchlineError("busy", { retryable: true })).status).toBe(503);
     expect(
-      classifyError(new ConfigError("platform.yaml", [{ field: "bucket", message: "is required" }])),
+      answerFor(new ConfigError("platform.yaml", [{ field: "bucket", message: "is required" }])),
     ).toMatchObject({
       status: 500,
       body: { error: { message: 'platform.yaml: field "bucket": is required' } },
@@ -105,10 +105,10 @@ describe("error answers", () => {
   });
 
   it("treats storage 429/5xx and dropped connections as worth a retry", () => {
-    expect(classifyError(Object.assign(new Error("rate"), { code: 429 })).status).toBe(503);
-    expect(classifyError(Object.assign(new Error("oops"), { code: 503 })).status).toBe(503);
-    expect(classifyError(Object.assign(new Error("reset"), { code: "ECONNRESET" })).status).toBe(503);
-    expect(classifyError(Object.assign(new Error("denied"), { code: 403 }))).toEqual({
+    expect(answerFor(Object.assign(new Error("rate"), { code: 429 })).status).toBe(503);
+    expect(answerFor(Object.assign(new Error("oops"), { code: 503 })).status).toBe(503);
+    expect(answerFor(Object.assign(new Error("reset"), { code: "ECONNRESET" })).status).toBe(503);
+    expect(answerFor(Object.assign(new Error("denied"), { code: 403 }))).toEqual({
       status: 500,
       body: { error: { message: "denied" } },
       retryable: false,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { httpStatusOf } from "../../../core/classify.ts";
 import { BatchlineError } from "../../../core/errors.ts";
 import { EXIT } from "../../../core/runs.ts";
-import { classifyError, describeError, exitCodeFor, httpStatusOf } from "../../../worker/classify.ts";
+import { describeError, exitCodeFor, verdictFor } from "../../../worker/classify.ts";
 import { PermanentTaskError } from "../../../worker/errors.ts";
 import { FatalInputError } from "../../../worker/processors/types.ts";
 
@@ -14,59 +15,59 @@ function systemError(code: string): Error {
   return Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code });
 }
 
-describe("classifyError", () => {
+describe("verdictFor", () => {
   it.each([408, 429, 500, 502, 503, 504, 401, 410])("retries HTTP %i", (status) => {
-    expect(classifyError(httpError(status)).retryable).toBe(true);
+    expect(verdictFor(httpError(status)).retryable).toBe(true);
   });
 
   it.each([400, 403, 404, 412])("does not retry HTTP %i", (status) => {
-    expect(classifyError(httpError(status)).retryable).toBe(false);
+    expect(verdictFor(httpError(status)).retryable).toBe(false);
   });
 
   it("reads the status from gaxios-style response.status and string codes", () => {
-    expect(classifyError(Object.assign(new Error("x"), { response: { status: 503 } })).retryable).toBe(true);
-    expect(classifyError(Object.assign(new Error("x"), { code: "503" })).retryable).toBe(true);
-    expect(classifyError(Object.assign(new Error("x"), { status: 403 })).retryable).toBe(false);
+    expect(verdictFor(Object.assign(new Error("x"), { response: { status: 503 } })).retryable).toBe(true);
+    expect(verdictFor(Object.assign(new Error("x"), { code: "503" })).retryable).toBe(true);
+    expect(verdictFor(Object.assign(new Error("x"), { status: 403 })).retryable).toBe(false);
     expect(httpStatusOf({ code: "ECONNRESET" })).toBeUndefined();
   });
 
   it.each(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE"])(
     "retries network error %s",
     (code) => {
-      expect(classifyError(systemError(code)).retryable).toBe(true);
+      expect(verdictFor(systemError(code)).retryable).toBe(true);
     },
   );
 
   it("retries timeouts and aborts", () => {
     const timeout = new Error("The operation was aborted due to timeout");
     timeout.name = "TimeoutError";
-    expect(classifyError(timeout).retryable).toBe(true);
+    expect(verdictFor(timeout).retryable).toBe(true);
   });
 
   it("finds the deciding error in the cause chain (fetch failed -> ECONNREFUSED)", () => {
     const err = new TypeError("fetch failed", { cause: systemError("ECONNREFUSED") });
-    expect(classifyError(err)).toEqual({
+    expect(verdictFor(err)).toEqual({
       retryable: true,
       reason: "fetch failed: connect ECONNREFUSED 127.0.0.1:1",
     });
   });
 
   it("follows the decision a BatchlineError carries", () => {
-    expect(classifyError(new PermanentTaskError("input is gone")).retryable).toBe(false);
-    expect(classifyError(new FatalInputError("no header row")).retryable).toBe(false);
-    expect(classifyError(new BatchlineError("try later", { retryable: true })).retryable).toBe(true);
+    expect(verdictFor(new PermanentTaskError("input is gone")).retryable).toBe(false);
+    expect(verdictFor(new FatalInputError("no header row")).retryable).toBe(false);
+    expect(verdictFor(new BatchlineError("try later", { retryable: true })).retryable).toBe(true);
   });
 
   it("treats an error nothing decides as retryable", () => {
-    expect(classifyError(new Error("something odd"))).toEqual({ retryable: true, reason: "something odd" });
-    expect(classifyError("a string").retryable).toBe(true);
+    expect(verdictFor(new Error("something odd"))).toEqual({ retryable: true, reason: "something odd" });
+    expect(verdictFor("a string").retryable).toBe(true);
   });
 
   it("does not loop on a cause cycle", () => {
     const a = new Error("a");
     const b = new Error("b", { cause: a });
     (a as { cause?: unknown }).cause = b;
-    expect(classifyError(a).retryable).toBe(true);
+    expect(verdictFor(a).retryable).toBe(true);
   });
 });
 

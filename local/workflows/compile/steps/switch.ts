@@ -1,11 +1,12 @@
 import { raise } from "../../errors.ts";
 import type { Compiled } from "../../expression.ts";
 import type { Signal, StepResult } from "../../interpreter.ts";
+import { isPromise } from "../../interpreter.ts";
 import { MAX_SWITCH_CONDITIONS } from "../../limits.ts";
 import type { Exec, Scope } from "../../runtime.ts";
 import { typeName, type Value } from "../../values.ts";
 import type { RoutineContext } from "../routine-context.ts";
-import { type BlockContext, describe, isPlainMap, isPromise, type StepFn } from "../shared.ts";
+import { type BlockContext, describe, isPlainMap, type StepFn } from "../shared.ts";
 
 // `switch` steps (docs, "Syntax > Conditions"): the first true condition runs its action.
 
