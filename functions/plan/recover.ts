@@ -16,6 +16,7 @@ import { type ClaimRead, writeClaim } from "../shared/claims.ts";
 import { isNotFound } from "../shared/errors.ts";
 import { InvalidRecordError, listObjects, readJson } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
+import { markPending } from "../shared/pending-index.ts";
 import { FINAL_JOB_STATES, type RunProbe } from "../shared/probe.ts";
 
 /**
@@ -263,6 +264,7 @@ async function whyDead(marker: OpenRun, deps: RecoveryDeps, log: Logger): Promis
  */
 export async function releaseDeadClaims(
   bucket: Bucket,
+  client: { product: string; client: string },
   claims: Map<string, ClaimRead>,
   dead: ReadonlySet<string>,
   now: Date,
@@ -282,7 +284,10 @@ export async function releaseDeadClaims(
     };
     const inputName = await claimedInput(bucket, name);
     const generation = await writeClaim(bucket, name, inputName, released, read.generation);
-    if (generation !== null) claims.set(name, { generation, valid: true, claim: released });
+    if (generation !== null) {
+      claims.set(name, { generation, valid: true, claim: released });
+      await markPending(bucket, client.product, client.client, inputName, released.reason);
+    }
     logger.info({ claim: name, released: generation !== null }, `released ${name} of dead run`);
   });
 }

@@ -22,7 +22,7 @@ import {
   startGcs,
   subscribe,
   taskRecord,
-  upload,
+  uploadPending,
 } from "../../fixtures/functions/harness.ts";
 import { memoryLogger } from "../../fixtures/functions/logger.ts";
 
@@ -85,7 +85,7 @@ async function planRun(
   client = "acme",
   runKey = "e-1",
 ): Promise<{ run: PlannedRun; inputs: ManifestInput[] }> {
-  await upload(
+  await uploadPending(
     gcs.bucket,
     Object.fromEntries(Object.entries(files).map(([p, c]) => [`shop/${client}/inputs/${p}`, c])),
   );
@@ -240,7 +240,7 @@ describe("notify", () => {
 
   it("poisons an input on the failure that reaches maxInputFailures", async () => {
     const box = await listen();
-    const gens = await upload(gcs.bucket, { [`${INPUTS}bad.jsonl`]: "x\n" });
+    const gens = await uploadPending(gcs.bucket, { [`${INPUTS}bad.jsonl`]: "x\n" });
     await putClaim(gcs.bucket, "shop/acme/claims/bad.jsonl", {
       state: "failed",
       inputGeneration: gens[`${INPUTS}bad.jsonl`] ?? "",
