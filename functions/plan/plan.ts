@@ -347,7 +347,7 @@ async function settleDeadHolders(
     candidates.claims = await readClaims(ctx, candidates.inputs);
   }
   if (recovered.deadBeforeManifest.size > 0) {
-    await releaseDeadClaims(
+    const marked = await releaseDeadClaims(
       ctx.bucket,
       { product: ctx.product, client: ctx.client.id },
       candidates.claims,
@@ -355,6 +355,7 @@ async function settleDeadHolders(
       now,
       ctx.logger,
     );
+    for (const m of marked) candidates.markers.set(m.input, m);
     await closeDeadRuns(ctx.bucket, ctx.product, ctx.client.id, recovered.deadBeforeManifest);
   }
 }

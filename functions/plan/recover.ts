@@ -16,7 +16,7 @@ import { type ClaimRead, writeClaim } from "../shared/claims.ts";
 import { isNotFound } from "../shared/errors.ts";
 import { InvalidRecordError, listObjects, readJson } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
-import { markPending } from "../shared/pending-index.ts";
+import { ensurePending, type PendingMarker } from "../shared/pending-index.ts";
 import { FINAL_JOB_STATES, type RunProbe } from "../shared/probe.ts";
 
 /**
@@ -260,7 +260,8 @@ async function whyDead(marker: OpenRun, deps: RecoveryDeps, log: Logger): Promis
 
 /**
  * Gives back the `running` claims of runs that died before writing their manifest (no task can have run):
- * state `failed`, failures unchanged. Returns the claims as they are afterwards, for planning.
+ * state `failed`, failures unchanged, and in the pending index. Updates `claims` to what they are afterwards,
+ * for planning, and returns the index markers of the released inputs.
  */
 export async function releaseDeadClaims(
   bucket: Bucket,
@@ -269,8 +270,9 @@ export async function releaseDeadClaims(
   dead: ReadonlySet<string>,
   now: Date,
   logger: Logger,
-): Promise<void> {
-  if (dead.size === 0) return;
+): Promise<PendingMarker[]> {
+  if (dead.size === 0) return [];
+  const marked: PendingMarker[] = [];
   const held = [...claims].filter(
     ([, c]) => c.valid && c.claim.state === "running" && dead.has(c.claim.runId),
   );
@@ -286,10 +288,12 @@ export async function releaseDeadClaims(
     const generation = await writeClaim(bucket, name, inputName, released, read.generation);
     if (generation !== null) {
       claims.set(name, { generation, valid: true, claim: released });
-      await markPending(bucket, client.product, client.client, inputName, released.reason);
+      // Pending again: in the index (where it already is when plan claimed it; ensure keeps that marker).
+      marked.push(await ensurePending(bucket, client.product, client.client, inputName, released.reason));
     }
     logger.info({ claim: name, released: generation !== null }, `released ${name} of dead run`);
   });
+  return marked;
 }
 
 /** The input a claim object names in its body (claims of unsafe names are keyed by hash). */

@@ -13,6 +13,7 @@ import { testConfig } from "../../fixtures/functions/config.ts";
 import {
   type Gcs,
   type Inbox,
+  names,
   pubsubFor,
   putClaim,
   putJson,
@@ -236,6 +237,11 @@ describe("notify", () => {
       reason: "line 3 is not JSON",
     });
     expect(await claimOf("acme", `${INPUTS}a.jsonl`)).toMatchObject({ state: "succeeded" });
+    // Pending again below the threshold: in the index, so the client's next event run retries them.
+    expect(await names(gcs.bucket, "shop/acme/pending/")).toEqual([
+      "shop/acme/pending/b.jsonl",
+      "shop/acme/pending/c.jsonl",
+    ]);
   });
 
   it("poisons an input on the failure that reaches maxInputFailures", async () => {
@@ -270,6 +276,7 @@ describe("notify", () => {
       failures: "3",
       reason: "still broken",
     });
+    expect(await names(gcs.bucket, "shop/acme/pending/")).toEqual([]);
   });
 
   it("fails every input with the job's error when the job never started", async () => {

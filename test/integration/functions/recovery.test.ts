@@ -9,6 +9,7 @@ import { claimNameFor } from "../../../functions/shared/claims.ts";
 import type { ExecutionLiveness, RunProbe } from "../../../functions/shared/probe.ts";
 import { testConfig } from "../../fixtures/functions/config.ts";
 import {
+  dyingStorage,
   type Gcs,
   type Inbox,
   names,
@@ -21,6 +22,7 @@ import {
   startGcs,
   subscribe,
   taskRecord,
+  upload,
   uploadPending,
 } from "../../fixtures/functions/harness.ts";
 import { memoryLogger } from "../../fixtures/functions/logger.ts";
@@ -383,6 +385,43 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
       failures: "1",
     });
     expect(await names(gcs.bucket, OPEN)).toEqual([`${OPEN}${next.run.runId}.json`]);
+    await quiet();
+    expect(inbox.messages).toHaveLength(0);
+  });
+
+  it("finds and releases what a plan killed before its manifest had claimed, through the pending index", async () => {
+    // The event's object was never in the index: the plan marks it before claiming it, then dies.
+    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    const killed = dyingStorage(
+      gcs.storage,
+      (name, call) => call === "save" && name.endsWith("/manifest.json"),
+    );
+    const dying = plan(
+      {
+        client: "acme",
+        trigger: { type: "event", object: `${INPUTS}a.jsonl`, eventId: "e-killed" },
+        runKey: "e-killed",
+        execution: `${EXECUTION}e-killed`,
+      },
+      { ...planDeps(), storage: killed },
+    );
+    await expect(dying).rejects.toThrow(/killed at save/);
+    const claim = claimNameFor("shop", "acme", `${INPUTS}a.jsonl`);
+    expect((await readClaimState(gcs.bucket, claim))?.claim).toMatchObject({
+      state: "running",
+      failures: "0",
+    });
+
+    // Its execution ended; the next event (another object) settles it and takes both inputs.
+    await upload(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n" });
+    const next = await planned(await planEvent("e-next", `${INPUTS}b.jsonl`));
+    expect(next.inputs.map((i) => i.object).sort()).toEqual([`${INPUTS}a.jsonl`, `${INPUTS}b.jsonl`]);
+    expect((await readClaimState(gcs.bucket, claim))?.claim).toMatchObject({
+      state: "running",
+      runId: next.run.runId,
+      failures: "0",
+    });
+    expect(await names(gcs.bucket, "shop/acme/pending/")).toEqual([]);
     await quiet();
     expect(inbox.messages).toHaveLength(0);
   });
