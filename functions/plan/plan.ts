@@ -440,7 +440,15 @@ async function planOrWait(
   }
 
   if (mode === "event" && decisions.ours.length === 0 && decisions.oursRejected.length === 0) {
-    const created = new Map(candidates.inputs.map((o) => [o.name, Date.parse(o.timeCreated)]));
+    // A burst is still arriving while inputs are new or their event runs are still reporting in (each marks
+    // its object while it waits): the later of the upload and the marker, so event delivery lag merges too.
+    const created = new Map(
+      candidates.inputs.map((o) => {
+        const marked = Date.parse(candidates.markers.get(o.name)?.timeCreated ?? "");
+        const uploaded = Date.parse(o.timeCreated);
+        return [o.name, Number.isFinite(marked) ? Math.max(marked, uploaded) : uploaded];
+      }),
+    );
     const waitSeconds = debounceWait({
       debounceSeconds: ctx.client.debounceSeconds,
       waitedSeconds: request.waitedSeconds ?? 0,

@@ -26,6 +26,8 @@ export interface PendingMarker {
   generation: string;
   /** The input it stands for. */
   input: string;
+  /** When this marker was written (RFC 3339), when known: an event run waiting in a burst wrote it. */
+  timeCreated?: string;
 }
 
 export function pendingNameFor(product: string, client: string, inputName: string): string {
@@ -88,10 +90,17 @@ export async function listPending(bucket: Bucket, product: string, client: strin
   const markers = await mapLimit(listed, STORAGE_CONCURRENCY, async (o): Promise<PendingMarker | null> => {
     const path = o.name.slice(prefix.length);
     if (!path.startsWith(`${UNSAFE_CLAIMS_FOLDER}/`)) {
-      return { marker: o.name, generation: o.generation, input: `${inputs}${path}` };
+      return {
+        marker: o.name,
+        generation: o.generation,
+        input: `${inputs}${path}`,
+        timeCreated: o.timeCreated,
+      };
     }
     const input = await markedInput(bucket, o.name, o.generation);
-    return input === null ? null : { marker: o.name, generation: o.generation, input };
+    return input === null
+      ? null
+      : { marker: o.name, generation: o.generation, input, timeCreated: o.timeCreated };
   });
   return markers.filter((m): m is PendingMarker => m !== null);
 }
