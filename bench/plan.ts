@@ -4,7 +4,7 @@
 // through its real code path (functions/plan/plan.ts) against it, with recovery on (a Pub/Sub client that is
 // never reached: no run is dead).
 //
-// Run: npm run bench:plan [-- --runs 7 --sizes 0,10000,100000 --new 100 --data-root DIR]
+// Run: npm run bench:plan [-- --runs 15 --sizes 0,10000,100000 --new 100 --data-root DIR]
 // Goals: event latency at 100,000 <= 2 x latency at 0; the sweep over 100,000 + 100 new <= 30 s.
 //
 // Seeding: the processed inputs and their claims are written straight into the emulator's fs backend (the
@@ -133,96 +133,146 @@ async function upload(bucket: Bucket, names: readonly string[]): Promise<void> {
   await mapLimit(names, 16, (name) => bucket.file(name).save('{"n":2}\n', { resumable: false }));
 }
 
-async function runScenario(
+/** One client prefix with `processed` inputs of history, on its own emulator. */
+interface Lane {
+  processed: number;
+  emulator: GcsEmulator;
+  dir: string;
+  bucket: Bucket;
+  clientId: string;
+  inputs: string;
+  deps: Parameters<typeof plan>[1];
+}
+
+async function openLane(
   processed: number,
-  options: { runs: number; fresh: number; dataRoot: string; log: (line: string) => void },
-): Promise<Scenario> {
+  options: { dataRoot: string; pubsub: PubSub; log: (line: string) => void },
+): Promise<Lane> {
   const config = benchConfig();
   const [clientId] = [...config.clients.keys()];
   if (clientId === undefined) throw new Error(`${CONFIG_DIR} has no client`);
   const { product } = config.platform;
   const dir = mkdtempSync(join(options.dataRoot, "batchline-bench-plan-"));
-  let emulator: GcsEmulator | null = null;
-  const pubsub = new PubSub({ projectId: config.platform.project, apiEndpoint: "127.0.0.1:9" });
-  try {
-    const seedStart = performance.now();
-    const newest = await seed(dir, config, clientId, processed);
-    emulator = await startGcsEmulator({
-      backend: "fs",
-      dir,
-      logger: createLogger({ component: "gcs-emulator", level: "error" }),
-    });
-    options.log(
-      `${processed} processed inputs seeded and loaded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
-    );
-    const storage = new Storage({ apiEndpoint: emulator.url, projectId: "bench" });
-    const bucket = storage.bucket(config.platform.bucket);
-    if (processed > 0) {
-      const w = { schemaVersion: 1, generation: newest, updatedAt: new Date().toISOString() };
-      await writeJsonIfGeneration(bucket.file(watermarkName(product, clientId)), w, "0");
-    }
-    const deps = {
+  const seedStart = performance.now();
+  const newest = await seed(dir, config, clientId, processed);
+  const emulator = await startGcsEmulator({
+    backend: "fs",
+    dir,
+    logger: createLogger({ component: "gcs-emulator", level: "error" }),
+  });
+  options.log(
+    `${processed} processed inputs seeded and loaded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
+  );
+  const storage = new Storage({ apiEndpoint: emulator.url, projectId: "bench" });
+  const bucket = storage.bucket(config.platform.bucket);
+  if (processed > 0) {
+    const w = { schemaVersion: 1, generation: newest, updatedAt: new Date().toISOString() };
+    await writeJsonIfGeneration(bucket.file(watermarkName(product, clientId)), w, "0");
+  }
+  return {
+    processed,
+    emulator,
+    dir,
+    bucket,
+    clientId,
+    inputs: areaPrefix(product, clientId, "inputs"),
+    deps: {
       storage,
       config,
-      pubsub,
+      pubsub: options.pubsub,
       now: () => new Date(),
       logger: createLogger({ component: "plan", level: "warn" }),
-    };
-    const inputs = areaPrefix(product, clientId, "inputs");
+    },
+  };
+}
 
-    const eventMs: number[] = [];
+/** Uploads one new input and times the event run that plans it. */
+async function timeEventPlan(lane: Lane, k: number): Promise<number> {
+  const object = `${lane.inputs}new/event-${k}.jsonl`;
+  await upload(lane.bucket, [object]);
+  const start = performance.now();
+  const response = await plan(
+    {
+      client: lane.clientId,
+      trigger: { type: "event", object, eventId: `bench-${k}` },
+      runKey: `bench-${k}`,
+    },
+    lane.deps,
+  );
+  const ms = performance.now() - start;
+  if (response.inputCount !== 1)
+    throw new Error(`event run ${k} planned ${response.inputCount} inputs, expected 1`);
+  return ms;
+}
+
+/** Uploads `fresh` new inputs and times the sweep that plans them. */
+async function timeSweep(lane: Lane, fresh: number): Promise<number> {
+  const names = Array.from(
+    { length: fresh },
+    (_, i) => `${lane.inputs}new/sweep-${String(i).padStart(4, "0")}.jsonl`,
+  );
+  await upload(lane.bucket, names);
+  const start = performance.now();
+  const swept = await plan(
+    { client: lane.clientId, trigger: { type: "schedule" }, runKey: "bench-sweep" },
+    lane.deps,
+  );
+  const ms = performance.now() - start;
+  if (swept.inputCount !== fresh)
+    throw new Error(`the sweep planned ${swept.inputCount} inputs, expected ${fresh}`);
+  return ms;
+}
+
+/**
+ * Every lane is seeded and up before anything is timed, and the timed calls take turns across the lanes
+ * (run k of each lane, then run k+1), so load from elsewhere on a shared machine falls on all of them alike.
+ */
+async function runAll(
+  sizes: readonly number[],
+  options: { runs: number; fresh: number; dataRoot: string; log: (line: string) => void },
+): Promise<Scenario[]> {
+  const pubsub = new PubSub({ projectId: "batchline-bench", apiEndpoint: "127.0.0.1:9" });
+  const lanes: Lane[] = [];
+  try {
+    for (const processed of sizes) lanes.push(await openLane(processed, { ...options, pubsub }));
+    const eventMs = lanes.map((): number[] => []);
     // Run 0 warms up (module code, connections) and is not counted.
     for (let k = 0; k <= options.runs; k++) {
-      const object = `${inputs}new/event-${k}.jsonl`;
-      await upload(bucket, [object]);
-      const start = performance.now();
-      const response = await plan(
-        { client: clientId, trigger: { type: "event", object, eventId: `bench-${k}` }, runKey: `bench-${k}` },
-        deps,
-      );
-      if (k > 0) eventMs.push(performance.now() - start);
-      if (response.inputCount !== 1) {
-        throw new Error(`event run ${k} planned ${response.inputCount} inputs, expected 1`);
+      for (const [i, lane] of lanes.entries()) {
+        const ms = await timeEventPlan(lane, k);
+        if (k > 0) eventMs[i]?.push(ms);
       }
     }
-
-    const fresh = Array.from(
-      { length: options.fresh },
-      (_, i) => `${inputs}new/sweep-${String(i).padStart(4, "0")}.jsonl`,
-    );
-    await upload(bucket, fresh);
-    const start = performance.now();
-    const swept = await plan(
-      { client: clientId, trigger: { type: "schedule" }, runKey: "bench-sweep" },
-      deps,
-    );
-    const sweepMs = performance.now() - start;
-    if (swept.inputCount !== options.fresh) {
-      throw new Error(`the sweep planned ${swept.inputCount} inputs, expected ${options.fresh}`);
-    }
-    const result: Scenario = {
-      processed,
-      eventMs,
-      eventMedianMs: median(eventMs),
-      sweepMs,
-      sweepInputs: processed + options.runs + 1 + options.fresh,
-    };
-    options.log(
-      `${processed} processed: event plan median ${result.eventMedianMs.toFixed(1)} ms ` +
-        `(runs ${eventMs.map((m) => m.toFixed(0)).join(", ")}); sweep ${(sweepMs / 1000).toFixed(2)} s`,
-    );
-    return result;
+    const sweepMs: number[] = [];
+    for (const lane of lanes) sweepMs.push(await timeSweep(lane, options.fresh));
+    return lanes.map((lane, i) => {
+      const runs = eventMs[i] ?? [];
+      const result: Scenario = {
+        processed: lane.processed,
+        eventMs: runs,
+        eventMedianMs: median(runs),
+        sweepMs: sweepMs[i] ?? Number.NaN,
+        sweepInputs: lane.processed + options.runs + 1 + options.fresh,
+      };
+      options.log(
+        `${lane.processed} processed: event plan median ${result.eventMedianMs.toFixed(1)} ms ` +
+          `(runs ${runs.map((m) => m.toFixed(0)).join(", ")}); sweep ${(result.sweepMs / 1000).toFixed(2)} s`,
+      );
+      return result;
+    });
   } finally {
     await pubsub.close();
-    if (emulator !== null) await emulator.stop();
-    rmSync(dir, { recursive: true, force: true });
+    for (const lane of lanes) {
+      await lane.emulator.stop();
+      rmSync(lane.dir, { recursive: true, force: true });
+    }
   }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      runs: { type: "string", default: "7" },
+      runs: { type: "string", default: "15" },
       sizes: { type: "string", default: "0,10000,100000" },
       new: { type: "string", default: "100" },
       "data-root": { type: "string" },
@@ -233,8 +283,7 @@ async function main(): Promise<void> {
   const fresh = Number(values.new);
   const dataRoot = values["data-root"] ?? defaultDataRoot();
   const log = (line: string) => console.log(line);
-  const scenarios: Scenario[] = [];
-  for (const processed of sizes) scenarios.push(await runScenario(processed, { runs, fresh, dataRoot, log }));
+  const scenarios = await runAll(sizes, { runs, fresh, dataRoot, log });
 
   const baseline = scenarios.find((s) => s.processed === 0) ?? scenarios[0];
   if (baseline === undefined) throw new Error("no scenario ran");
@@ -247,10 +296,10 @@ async function main(): Promise<void> {
   const body = [
     `Command: \`npm run bench:plan -- --runs ${runs} --sizes ${sizes.join(",")} --new ${fresh}\`; ${new Date().toISOString().slice(0, 10)},`,
     `Node ${process.version}, ${cpus().length} CPUs (shared with other work), emulator data in ${dataRoot}.`,
-    "Event plan: median of the runs (after one warm-up run), one new input each, through plan() against the GCS",
-    "emulator. Sweep: one",
-    `schedule run over the history plus ${fresh} new inputs (it plans the ${fresh}). Ratios are against 0 processed`,
-    "inputs, measured in the same run. Seeded history: see the comment at the top of bench/plan.ts.",
+    `Event plan: median of ${runs} runs (after one warm-up run), one new input each, through plan() against the`,
+    "GCS emulator; the lanes are all up at once and take turns, so load from elsewhere falls on each alike.",
+    `Sweep: one schedule run over the history plus ${fresh} new inputs (it plans the ${fresh}). Ratios are against`,
+    "0 processed inputs, measured in the same run. Seeded history: see the comment at the top of bench/plan.ts.",
     "",
     "| processed inputs | event plan (ms, median) | × at 0 | sweep (s) | × at 0 |",
     "| ---: | ---: | ---: | ---: | ---: |",
