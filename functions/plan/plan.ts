@@ -25,6 +25,7 @@ import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
 import {
   clearAllPending,
+  clearPending,
   ensurePending,
   listPending,
   markPending,
@@ -491,11 +492,18 @@ async function wait(
   why: string,
 ): Promise<NothingToDo> {
   const { trigger } = ctx.request;
-  if (trigger.type === "event" && !candidates.markers.has(trigger.object)) {
-    if (candidates.inputs.some((i) => i.name === trigger.object)) {
-      const marker = await ensurePending(ctx.bucket, ctx.product, ctx.client.id, trigger.object, why);
-      candidates.markers.set(trigger.object, marker);
-    }
+  const input = candidates.inputs.find((i) => trigger.type === "event" && i.name === trigger.object);
+  if (input !== undefined && !candidates.markers.has(input.name)) {
+    const marker = await ensurePending(ctx.bucket, ctx.product, ctx.client.id, input.name, why);
+    candidates.markers.set(input.name, marker);
+    // A run that listed the index before this marker existed may have taken the input meanwhile: then the
+    // marker is not needed (that run settles the input). Reading the claim after writing closes that race.
+    const claim = await readClaim(ctx.bucket, claimNameFor(ctx.product, ctx.client.id, input.name));
+    const held =
+      claim?.valid === true &&
+      claim.claim.inputGeneration === input.generation &&
+      claim.claim.state !== "failed";
+    if (held) await clearPending(ctx.bucket, marker);
   }
   return { ...NOTHING, waitSeconds };
 }
@@ -535,6 +543,7 @@ async function claimAndRecord(
     leaseExpiresAt: lease,
   });
   // Index before claiming: a run that dies before its manifest leaves its claims where the next plan looks.
+  const markedNow = new Map<string, PendingMarker>();
   await mapLimit(
     decisions.toClaim.filter((d) => !candidates.markers.has(d.input.name)),
     STORAGE_CONCURRENCY,
@@ -547,9 +556,16 @@ async function claimAndRecord(
         `being claimed by run ${runId}`,
       );
       candidates.markers.set(d.input.name, m);
+      markedNow.set(d.input.name, m);
     },
   );
   const claimed = await claimInputs(ctx, decisions.toClaim, lease);
+  // Another run took some first: the markers written just now for those are not needed (that run settles them).
+  const took = new Set(claimed.map((h) => h.object));
+  await clearAllPending(
+    bucket,
+    [...markedNow].filter(([name]) => !took.has(name)).map(([, m]) => m),
+  );
   const refused = await refuseInputs(ctx, decisions.toReject, now);
 
   const heldInputs: HeldInput[] = [
