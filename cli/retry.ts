@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { areaPrefix, parseGsUri } from "../core/naming.ts";
 import { readClaim, writeClaim } from "../functions/shared/claims.ts";
+import { markPending } from "../functions/shared/pending-index.ts";
 import { readInputs } from "./inputs.ts";
 import { operatorCloud } from "./operate/cloud.ts";
 import type { InputRow } from "./operate/input-state.ts";
@@ -33,7 +34,8 @@ export interface RetryOutcome {
 /**
  * Makes a failed or poison input pending again with no failures counted, by compare-and-swap on its claim
  * (as plan and notify write claims): the claim goes to `failed` with `failures: 0` for the same generation,
- * which the next plan claims. A claim that changed since it was read is left alone and reported.
+ * which the next plan claims (the input is marked in the client's pending index, so the next upload run takes it
+ * too). A claim that changed since it was read is left alone and reported.
  */
 export async function clearFailures(
   bucket: import("@google-cloud/storage").Bucket,
@@ -89,6 +91,9 @@ export async function clearFailures(
       reason: "its claim changed while retrying; look again with `batchline inputs`",
     };
   }
+  // Into the client's pending index: the input may be below the sweep watermark, which sweeps do not look under.
+  const [product = "", client = ""] = row.object.split("/");
+  await markPending(bucket, product, client, row.object, "failures cleared by an operator");
   return { ...base, result: "cleared", reason: `was ${c.state} after ${c.failures} failure(s)` };
 }
 

@@ -7,9 +7,11 @@ import { ObjectNameError } from "./errors.ts";
  * - `outputs/…` results, at the same relative path as their input (or a hashed name, below),
  * - `runs/<runId>/…` run records: manifest, task results, summary,
  * - `errors/<runId>/<path>.jsonl` bad records, with line numbers and reasons (or a hashed name, below),
- * - `claims/…` per-input claim objects that stop two runs taking the same input.
+ * - `claims/…` per-input claim objects that stop two runs taking the same input,
+ * - `pending/…` the pending index: a marker per input that needs a run and has none yet
+ *   (functions/plan/pending-index.ts), so an event plan never lists the whole history.
  */
-export const AREAS = ["inputs", "outputs", "runs", "errors", "claims"] as const;
+export const AREAS = ["inputs", "outputs", "runs", "errors", "claims", "pending"] as const;
 export type Area = (typeof AREAS)[number];
 
 export interface ParsedObjectName {

@@ -23,15 +23,11 @@ export const WORKFLOW_ENV_NAMES = [
   "BATCHLINE_NOTIFY_URL",
   "BATCHLINE_WORKER_IMAGE",
   "BATCHLINE_BATCH_SERVICE_ACCOUNT",
-  "BATCHLINE_DEBOUNCE",
   "BATCHLINE_POLL_SECONDS",
 ] as const;
 
 export function workflowEnv(config: BatchlineConfig, endpoints: WorkflowEndpoints): Record<string, string> {
-  const { platform, clients } = config;
-  // Per-client debounce as one JSON map, decoded by the workflow: {"acme": 30, …}.
-  const debounce: Record<string, number> = {};
-  for (const client of clients.values()) debounce[client.id] = client.debounceSeconds;
+  const { platform } = config;
   return {
     BATCHLINE_PRODUCT: platform.product,
     BATCHLINE_BUCKET: platform.bucket,
@@ -40,7 +36,6 @@ export function workflowEnv(config: BatchlineConfig, endpoints: WorkflowEndpoint
     BATCHLINE_NOTIFY_URL: endpoints.notifyUrl,
     BATCHLINE_WORKER_IMAGE: platform.workerImage,
     BATCHLINE_BATCH_SERVICE_ACCOUNT: endpoints.batchServiceAccount,
-    BATCHLINE_DEBOUNCE: JSON.stringify(debounce),
     BATCHLINE_POLL_SECONDS: String(endpoints.pollSeconds),
   };
 }

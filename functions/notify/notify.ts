@@ -32,6 +32,7 @@ import {
 } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
+import { markPending } from "../shared/pending-index.ts";
 import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
 import { type JobOutcome, outcomeOf, type RecordRead, settle } from "./outcomes.ts";
 import { DEFAULT_RETRY, publishJson, type RetryPolicy } from "./publish.ts";
@@ -140,7 +141,19 @@ export async function notify(
         return summaryInput(outcome, settlement.failures, settlement.poison);
       }
       const ok = await writeClaim(bucket, input.claim, input.object, settlement.write, claim.generation);
-      if (ok !== null) return summaryInput(outcome, settlement.failures, settlement.poison);
+      if (ok !== null) {
+        // Pending again (failed below the threshold, or released): into the index, for the next event run.
+        if (settlement.write.state === "failed") {
+          await markPending(
+            bucket,
+            product,
+            client.id,
+            input.object,
+            `run ${runId}: ${outcome.reason ?? ""}`,
+          );
+        }
+        return summaryInput(outcome, settlement.failures, settlement.poison);
+      }
       // The claim changed under us (an identical notify, or a takeover): decide again from what it is now.
       if (attempt >= 3)
         throw new BatchlineError(`claim ${input.claim} keeps changing under notify`, { retryable: true });
@@ -240,6 +253,10 @@ export async function notifyStageFailure(
 
   const now = deps.now();
   const named = request.trigger.type === "event" ? await currentInput(bucket, request.trigger.object) : null;
+  // The input stays pending: into the index, so the next event run of the client takes it.
+  if (named?.object.startsWith(areaPrefix(product, client.id, "inputs"))) {
+    await markPending(bucket, product, client.id, named.object, why);
+  }
   const inputs: Summary["inputs"] =
     named === null
       ? []

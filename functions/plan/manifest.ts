@@ -9,7 +9,7 @@ import {
   manifestShardName,
   manifestShardSchema,
 } from "../../core/runs.ts";
-import { readJson, writeJsonIfGeneration } from "../shared/gcs.ts";
+import { readRecordOrNull, writeJsonIfGeneration } from "../shared/gcs.ts";
 import { checkShard } from "../shared/manifest.ts";
 
 /** An input this run holds a claim on, before it has a task index. */
@@ -73,7 +73,7 @@ export async function writeShards(
       }
     }
     // Nothing left of ours, or another attempt wrote this shard first: adopt what is there.
-    const existing = await readJson(file, manifestShardSchema);
+    const existing = await readRecordOrNull(file, manifestShardSchema);
     if (existing === null) {
       if (rest.length === 0) break;
       // Our create lost to a shard that is gone again: nothing of ours deletes shards, so give up loudly.

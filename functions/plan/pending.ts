@@ -238,13 +238,15 @@ export function decide(input: InputObject, claim: ClaimRead | undefined, rules: 
 }
 
 /** What one planning pass will do, after the per-run cap. */
-export interface Plan {
+export interface RunPlan {
   ours: Extract<Decision, { kind: "ours" }>[];
   oursRejected: Extract<Decision, { kind: "ours-rejected" }>[];
   toClaim: Extract<Decision, { kind: "claim" }>[];
   toReject: Extract<Decision, { kind: "reject" }>[];
-  /** Pending inputs left for a later run by maxInputsPerRun. */
+  /** How many pending inputs are left for a later run by maxInputsPerRun. */
   deferred: number;
+  /** Those inputs: plan marks them in the pending index, so the next event plan takes them. */
+  deferredInputs: InputObject[];
   skipped: Extract<Decision, { kind: "skip" }>[];
   invalidClaims: Extract<Decision, { kind: "invalid-claim" }>[];
 }
@@ -258,13 +260,14 @@ export function planInputs(
   inputs: readonly InputObject[],
   claims: ReadonlyMap<string, ClaimRead>,
   rules: PendingRules,
-): Plan {
-  const plan: Plan = {
+): RunPlan {
+  const plan: RunPlan = {
     ours: [],
     oursRejected: [],
     toClaim: [],
     toReject: [],
     deferred: 0,
+    deferredInputs: [],
     skipped: [],
     invalidClaims: [],
   };
@@ -297,6 +300,7 @@ export function planInputs(
     if (decision.kind === "claim") plan.toClaim.push(decision);
     else plan.toReject.push(decision);
   }
-  plan.deferred = Math.max(0, candidates.length - slots);
+  plan.deferredInputs = candidates.slice(slots).map((d) => d.input);
+  plan.deferred = plan.deferredInputs.length;
   return plan;
 }

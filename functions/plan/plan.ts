@@ -7,7 +7,7 @@ import { BatchlineError } from "../../core/errors.ts";
 import { batchJobId, runId as computeRunId } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Trigger } from "../../core/messages.ts";
-import { areaPrefix, gsUri, runRecordName } from "../../core/naming.ts";
+import { areaPrefix, gsUri, isFolderPlaceholder, runRecordName } from "../../core/naming.ts";
 import { clientWorkerAccountId, serviceAccountEmail } from "../../core/resource-names.ts";
 import {
   type ClaimMetadata,
@@ -19,16 +19,31 @@ import {
 } from "../../core/runs.ts";
 import { containerJobBody } from "../../core/workload.ts";
 import { notify, republish } from "../notify/notify.ts";
-import { type ClaimRead, leaseExpiresAt, parseClaim, readClaim, writeClaim } from "../shared/claims.ts";
+import { type ClaimRead, claimNameFor, leaseExpiresAt, readClaim, writeClaim } from "../shared/claims.ts";
 import { requestClient } from "../shared/config.ts";
 import { isNotFound } from "../shared/errors.ts";
-import { listObjects, readJson, writeJsonIfGeneration } from "../shared/gcs.ts";
+import { listObjects, readRecordOrNull, writeJsonIfGeneration } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
+import {
+  clearAllPending,
+  clearPending,
+  ensurePending,
+  listPending,
+  markPending,
+  type PendingMarker,
+} from "../shared/pending-index.ts";
 import type { RunProbe } from "../shared/probe.ts";
 import { acquirePlanLock, planLockName, releasePlanLock } from "./lock.ts";
 import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
-import { compareGenerations, type Decision, type InputObject, planInputs } from "./pending.ts";
+import {
+  compareGenerations,
+  type Decision,
+  type InputObject,
+  type PendingRules,
+  planInputs,
+  type RunPlan,
+} from "./pending.ts";
 import {
   closeDeadRuns,
   openRunsPrefix,
@@ -39,6 +54,7 @@ import {
   releaseDeadClaims,
 } from "./recover.ts";
 import type { PlanRequest } from "./request.ts";
+import { advanceWatermark, isFinal, type ListedInput, nextWatermark, readWatermark } from "./watermark.ts";
 
 export interface PlanDeps {
   storage: Storage;
@@ -184,82 +200,252 @@ interface Rejection {
   failures: number;
 }
 
+/** What one plan call is about: fixed before anything is read. */
+interface RunContext {
+  request: PlanRequest;
+  deps: PlanDeps;
+  client: ClientConfig;
+  product: string;
+  mode: RunMode;
+  runId: string;
+  jobId: string;
+  job: ResolvedJobSettings;
+  bucket: Bucket;
+  headerName: string;
+  runPrefix: string;
+  logger: Logger;
+}
+
+/** An input this plan looks at, as its metadata shows it. */
+interface CandidateInput extends InputObject {
+  timeCreated: string;
+}
+
+/**
+ * What a plan reads: the inputs it may take (an event's object plus the pending index; for a sweep also every
+ * input above the watermark), their claims, and the index markers.
+ */
+interface Candidates {
+  inputs: CandidateInput[];
+  /** By claim object name. */
+  claims: Map<string, ClaimRead>;
+  /** Pending markers by input name. */
+  markers: Map<string, PendingMarker>;
+  /** Markers whose input no longer exists. */
+  orphans: PendingMarker[];
+  /** Set for a sweep: the watermark it read and the inputs it listed above it. */
+  sweep: { watermark: Awaited<ReturnType<typeof readWatermark>>; above: ListedInput[] } | null;
+}
+
 /**
  * Plans a run of one client: claims its pending inputs and writes the manifest (shards first, the header
  * last and only if absent). The same request always plans, or finds, the same run; see
  * docs/architecture.md "Guarantees".
  */
 export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanResponse> {
+  const ctx = runContext(request, deps);
+  const existing = await readRecordOrNull(ctx.bucket.file(ctx.headerName), manifestSchema);
+  if (existing !== null) {
+    ctx.logger.info({ taskCount: existing.taskCount }, "run already planned; returning its manifest");
+    return answer(existing, deps.config.platform, ctx.headerName, ctx.job);
+  }
+
+  const now = deps.now();
+  const recovered = await recover(deps, ctx.client.id, ctx.runId, now, ctx.logger);
+  const candidates = await readCandidates(ctx);
+  await settleDeadHolders(ctx, candidates, recovered, now);
+  const rules: PendingRules = {
+    product: ctx.product,
+    client: ctx.client.id,
+    runId: ctx.runId,
+    now,
+    maxInputFailures: maxInputFailuresFor(deps.config.platform, ctx.client),
+    maxInputBytes: deps.config.platform.maxInputBytes,
+    maxInputsPerRun: deps.config.platform.maxInputsPerRun,
+  };
+  const decisions = planInputs(candidates.inputs, candidates.claims, rules);
+  await tidyIndex(ctx, candidates, decisions, rules.maxInputFailures);
+  const response = await planOrWait(ctx, candidates, decisions, now);
+  if (candidates.sweep !== null) await moveWatermark(ctx, candidates, rules.maxInputFailures, now);
+  return response;
+}
+
+function runContext(request: PlanRequest, deps: PlanDeps): RunContext {
   const { platform } = deps.config;
   const client = requestClient(deps.config, request.client);
   const product = platform.product;
-  const mode = modeFor(request.trigger, client);
   const runId = computeRunId({
     product,
     client: client.id,
     trigger: request.trigger.type,
     key: request.runKey,
   });
-  const jobId = batchJobId(product, client.id, runId);
-  const job = resolveJobSettings(platform, client);
-  const bucket = deps.storage.bucket(platform.bucket);
-  const headerName = runRecordName(product, client.id, runId, "manifest.json");
-  const runPrefix = `${areaPrefix(product, client.id, "runs")}${runId}/`;
-  const logger = deps.logger.child({ client: client.id, runId });
+  return {
+    request,
+    deps,
+    client,
+    product,
+    mode: modeFor(request.trigger, client),
+    runId,
+    jobId: batchJobId(product, client.id, runId),
+    job: resolveJobSettings(platform, client),
+    bucket: deps.storage.bucket(platform.bucket),
+    headerName: runRecordName(product, client.id, runId, "manifest.json"),
+    runPrefix: `${areaPrefix(product, client.id, "runs")}${runId}/`,
+    logger: deps.logger.child({ client: client.id, runId }),
+  };
+}
 
-  const existing = await readJson(bucket.file(headerName), manifestSchema);
-  if (existing !== null) {
-    logger.info({ taskCount: existing.taskCount }, "run already planned; returning its manifest");
-    return answer(existing, platform, headerName, job);
+/**
+ * Reads what this plan may take. An event plan: the event's object and the inputs in the pending index, each
+ * read by name (O(pending)). A sweep (and an `always` schedule): also the listing of `inputs/` (names and
+ * generations), of which it reads the claims of inputs above the watermark only.
+ */
+async function readCandidates(ctx: RunContext): Promise<Candidates> {
+  const { bucket, product } = ctx;
+  const client = ctx.client.id;
+  const inputsPrefix = areaPrefix(product, client, "inputs");
+  const listedMarkers = await listPending(bucket, product, client);
+  const markers = new Map(listedMarkers.map((m) => [m.input, m]));
+  let inputs: CandidateInput[];
+  let sweep: Candidates["sweep"] = null;
+  if (ctx.mode === "event") {
+    const names = new Set(markers.keys());
+    const { trigger } = ctx.request;
+    if (trigger.type === "event" && trigger.object.startsWith(inputsPrefix)) names.add(trigger.object);
+    const read = await mapLimit([...names], STORAGE_CONCURRENCY, (name) => readInput(bucket, name));
+    inputs = read.filter((i): i is CandidateInput => i !== null);
+  } else {
+    const [listed, watermark] = await Promise.all([
+      listObjects(bucket, inputsPrefix),
+      readWatermark(bucket, product, client),
+    ]);
+    const w = watermark.value.generation;
+    const above = listed.filter((o) => compareGenerations(o.generation, w) > 0);
+    sweep = { watermark, above };
+    inputs = listed
+      .filter((o) => compareGenerations(o.generation, w) > 0 || markers.has(o.name))
+      .map((o) => ({ name: o.name, generation: o.generation, size: o.size, timeCreated: o.timeCreated }));
   }
+  const present = new Set(inputs.map((i) => i.name));
+  const orphans = listedMarkers.filter((m) => !present.has(m.input));
+  const claims = await readClaims(ctx, inputs);
+  return { inputs, claims, markers, orphans, sweep };
+}
 
-  const now = deps.now();
-  const recovered = await recover(deps, client.id, runId, now, logger);
-  const [inputs, claimObjects] = await Promise.all([
-    listObjects(bucket, areaPrefix(product, client.id, "inputs")),
-    listObjects(bucket, areaPrefix(product, client.id, "claims")),
-  ]);
-  let claims = new Map<string, ClaimRead>(
-    claimObjects.map((o) => [o.name, parseClaim(o.generation, o.metadata)]),
-  );
-  // Holders past their lease that no open marker named (planned before markers existed): settle them too,
-  // then read the claims again, so what their tasks finished is kept, not processed a second time.
-  const expired = expiredHolders(claims, runId, now, recovered);
-  if (expired.size > 0 && deps.pubsub !== undefined) {
-    const more = await recover(deps, client.id, runId, now, logger, expired);
+/** One input's current metadata; null when it does not exist. */
+async function readInput(bucket: Bucket, name: string): Promise<CandidateInput | null> {
+  try {
+    const [metadata] = await bucket.file(name).getMetadata();
+    return {
+      name,
+      generation: String(metadata.generation),
+      size: Number(metadata.size ?? 0),
+      timeCreated: String(metadata.timeCreated ?? ""),
+    };
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** The claims of the given inputs, read by name. */
+async function readClaims(ctx: RunContext, inputs: readonly InputObject[]): Promise<Map<string, ClaimRead>> {
+  const claims = new Map<string, ClaimRead>();
+  await mapLimit(inputs, STORAGE_CONCURRENCY, async (input) => {
+    if (isFolderPlaceholder(input.name)) return;
+    const name = claimNameFor(ctx.product, ctx.client.id, input.name);
+    const read = await readClaim(ctx.bucket, name);
+    if (read !== null) claims.set(name, read);
+  });
+  return claims;
+}
+
+/**
+ * Holders past their lease that no open marker named (planned before markers existed): settles them too,
+ * then reads the claims again, so what their tasks finished is kept, not processed a second time. Then
+ * gives back what runs that died before their manifest claimed (plan marks what it claims in the pending
+ * index first, so those claims are among the candidates).
+ */
+async function settleDeadHolders(
+  ctx: RunContext,
+  candidates: Candidates,
+  recovered: RecoveryResult,
+  now: Date,
+): Promise<void> {
+  const expired = expiredHolders(candidates.claims, ctx.runId, now, recovered);
+  if (expired.size > 0 && ctx.deps.pubsub !== undefined) {
+    const more = await recover(ctx.deps, ctx.client.id, ctx.runId, now, ctx.logger, expired);
     for (const dead of more.deadBeforeManifest) recovered.deadBeforeManifest.add(dead);
-    const relisted = await listObjects(bucket, areaPrefix(product, client.id, "claims"));
-    claims = new Map(relisted.map((o) => [o.name, parseClaim(o.generation, o.metadata)]));
+    candidates.claims = await readClaims(ctx, candidates.inputs);
   }
   if (recovered.deadBeforeManifest.size > 0) {
-    await releaseDeadClaims(bucket, claims, recovered.deadBeforeManifest, now, logger);
-    await closeDeadRuns(bucket, product, client.id, recovered.deadBeforeManifest);
-  }
-  const decisions = planInputs(
-    inputs.map((o): InputObject => ({ name: o.name, generation: o.generation, size: o.size })),
-    claims,
-    {
-      product,
-      client: client.id,
-      runId,
+    const marked = await releaseDeadClaims(
+      ctx.bucket,
+      { product: ctx.product, client: ctx.client.id },
+      candidates.claims,
+      recovered.deadBeforeManifest,
       now,
-      maxInputFailures: maxInputFailuresFor(platform, client),
-      maxInputBytes: platform.maxInputBytes,
-      maxInputsPerRun: platform.maxInputsPerRun,
-    },
-  );
+      ctx.logger,
+    );
+    for (const m of marked) candidates.markers.set(m.input, m);
+    await closeDeadRuns(ctx.bucket, ctx.product, ctx.client.id, recovered.deadBeforeManifest);
+  }
+}
+
+/**
+ * Keeps the pending index true: clears markers whose input is gone or final, marks inputs deferred by
+ * maxInputsPerRun, and logs claims it cannot read.
+ */
+async function tidyIndex(
+  ctx: RunContext,
+  candidates: Candidates,
+  decisions: RunPlan,
+  maxInputFailures: number,
+): Promise<void> {
+  const { logger } = ctx;
   for (const bad of decisions.invalidClaims) {
     logger.error(
       { input: bad.input.name, claim: bad.claimName, problem: bad.problem },
       `input ${bad.input.name} is not planned: its claim ${bad.claimName} is not a valid claim (${bad.problem}); fix or delete the claim object`,
     );
   }
+  const done = candidates.inputs.flatMap((input) => {
+    const marker = candidates.markers.get(input.name);
+    if (marker === undefined) return [];
+    const claim = candidates.claims.get(claimNameFor(ctx.product, ctx.client.id, input.name));
+    return isFolderPlaceholder(input.name) || isFinal(claim, input.generation, maxInputFailures)
+      ? [marker]
+      : [];
+  });
+  await clearAllPending(ctx.bucket, [...candidates.orphans, ...done]);
   if (decisions.deferred > 0) {
+    const unmarked = decisions.deferredInputs.filter((i) => !candidates.markers.has(i.name));
+    await mapLimit(unmarked, STORAGE_CONCURRENCY, async (input) => {
+      const marker = await ensurePending(
+        ctx.bucket,
+        ctx.product,
+        ctx.client.id,
+        input.name,
+        "deferred by maxInputsPerRun",
+      );
+      candidates.markers.set(input.name, marker);
+    });
     logger.info(
       { deferred: decisions.deferred },
       `${decisions.deferred} pending inputs wait for a later run (maxInputsPerRun)`,
     );
   }
+}
+
+/** Decides between nothing, waiting and a run; plans the run under the client's plan lock. */
+async function planOrWait(
+  ctx: RunContext,
+  candidates: Candidates,
+  decisions: RunPlan,
+  now: Date,
+): Promise<PlanResponse> {
+  const { request, logger, mode } = ctx;
   // A re-upload of an object that a live run still holds at an older generation: wait for that run to
   // settle (it frees the claim), then plan, so the new generation is never left without a run.
   if (mode === "event" && request.trigger.type === "event" && decisions.ours.length === 0) {
@@ -271,7 +457,7 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
         { object, heldBy: held.heldBy.runId, waitSeconds },
         `${object} was uploaded again while run ${held.heldBy.runId} holds its generation ${held.heldBy.generation}; waiting for that run to settle`,
       );
-      return { ...NOTHING, waitSeconds };
+      return wait(ctx, candidates, waitSeconds, "uploaded again while a run holds its older generation");
     }
   }
 
@@ -287,9 +473,17 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   }
 
   if (mode === "event" && decisions.ours.length === 0 && decisions.oursRejected.length === 0) {
-    const created = new Map(inputs.map((o) => [o.name, Date.parse(o.timeCreated)]));
+    // A burst is still arriving while inputs are new or their event runs are still reporting in (each marks
+    // its object while it waits): the later of the upload and the marker, so event delivery lag merges too.
+    const created = new Map(
+      candidates.inputs.map((o) => {
+        const marked = Date.parse(candidates.markers.get(o.name)?.timeCreated ?? "");
+        const uploaded = Date.parse(o.timeCreated);
+        return [o.name, Number.isFinite(marked) ? Math.max(marked, uploaded) : uploaded];
+      }),
+    );
     const waitSeconds = debounceWait({
-      debounceSeconds: client.debounceSeconds,
+      debounceSeconds: ctx.client.debounceSeconds,
       waitedSeconds: request.waitedSeconds ?? 0,
       now,
       pendingCreated: decisions.toClaim
@@ -301,185 +495,299 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
         { waitSeconds, waitedSeconds: request.waitedSeconds ?? 0 },
         "uploads still arriving; waiting before planning",
       );
-      return { ...NOTHING, waitSeconds };
+      return wait(ctx, candidates, waitSeconds, "waiting for a burst of uploads to go quiet");
     }
   }
 
-  const claimAndRecord = async (): Promise<PlanResponse> => {
-    // maxConcurrentJobs: counted under the plan lock from the open runs (recovery just closed the dead ones).
-    // A new run over the limit waits; when it wakes it takes whatever is pending then, so inputs merge.
-    if (decisions.ours.length === 0 && decisions.oursRejected.length === 0) {
-      const open = await listObjects(bucket, openRunsPrefix(product, client.id));
-      const others = open.filter(
-        (o) => o.name !== openRunName(areaPrefix(product, client.id, "runs"), runId),
+  // One planner per client at a time, so planners that wake together do not split a burst into many jobs.
+  const lockName = planLockName(ctx.product, ctx.client.id);
+  const lock = await acquirePlanLock(ctx.bucket, lockName, ctx.runId, now);
+  if (lock === null) {
+    logger.info("another run of this client is planning; trying again shortly");
+    return wait(ctx, candidates, 1, "another run of the client was planning");
+  }
+  try {
+    return await claimAndRecord(ctx, candidates, decisions, now);
+  } finally {
+    await releasePlanLock(ctx.bucket, lockName, lock);
+  }
+}
+
+/**
+ * An event run that cannot plan now: its object goes into the pending index (so whichever run plans next
+ * takes it, even if this execution never comes back), and the workflow calls again after `waitSeconds`.
+ */
+async function wait(
+  ctx: RunContext,
+  candidates: Candidates,
+  waitSeconds: number,
+  why: string,
+): Promise<NothingToDo> {
+  const { trigger } = ctx.request;
+  const input = candidates.inputs.find((i) => trigger.type === "event" && i.name === trigger.object);
+  if (input !== undefined && !candidates.markers.has(input.name)) {
+    const marker = await ensurePending(ctx.bucket, ctx.product, ctx.client.id, input.name, why);
+    candidates.markers.set(input.name, marker);
+    // A run that listed the index before this marker existed may have taken the input meanwhile: then the
+    // marker is not needed (that run settles the input). Reading the claim after writing closes that race.
+    const claim = await readClaim(ctx.bucket, claimNameFor(ctx.product, ctx.client.id, input.name));
+    const held =
+      claim?.valid === true &&
+      claim.claim.inputGeneration === input.generation &&
+      claim.claim.state !== "failed";
+    if (held) await clearPending(ctx.bucket, marker);
+  }
+  return { ...NOTHING, waitSeconds };
+}
+
+/** Under the plan lock: checks maxConcurrentJobs, claims, writes the manifest, clears what it took. */
+async function claimAndRecord(
+  ctx: RunContext,
+  candidates: Candidates,
+  decisions: RunPlan,
+  now: Date,
+): Promise<PlanResponse> {
+  const { bucket, product, runId, jobId, job, logger, mode, request } = ctx;
+  const client = ctx.client;
+  const { platform } = ctx.deps.config;
+  // maxConcurrentJobs: counted under the plan lock from the open runs (recovery just closed the dead ones).
+  // A new run over the limit waits; when it wakes it takes whatever is pending then, so inputs merge.
+  if (decisions.ours.length === 0 && decisions.oursRejected.length === 0) {
+    const open = await listObjects(bucket, openRunsPrefix(product, client.id));
+    const others = open.filter((o) => o.name !== openRunName(areaPrefix(product, client.id, "runs"), runId));
+    if (others.length >= client.maxConcurrentJobs) {
+      const waitSeconds = holdWait(request.waitedSeconds ?? 0);
+      logger.info(
+        { inFlight: others.length, maxConcurrentJobs: client.maxConcurrentJobs, waitSeconds },
+        `${others.length} run(s) of client ${client.id} in flight (maxConcurrentJobs ${client.maxConcurrentJobs}); waiting`,
       );
-      if (others.length >= client.maxConcurrentJobs) {
-        const waitSeconds = holdWait(request.waitedSeconds ?? 0);
-        logger.info(
-          { inFlight: others.length, maxConcurrentJobs: client.maxConcurrentJobs, waitSeconds },
-          `${others.length} run(s) of client ${client.id} in flight (maxConcurrentJobs ${client.maxConcurrentJobs}); waiting`,
-        );
-        return { ...NOTHING, waitSeconds };
-      }
+      return wait(ctx, candidates, waitSeconds, "waiting for a slot under maxConcurrentJobs");
     }
-    const lease = leaseExpiresAt(now, job, decisions.ours.length + decisions.toClaim.length);
-    // Open before claiming: a run that dies from here on is found and settled by a later plan.
-    const marker = await openRun(bucket, areaPrefix(product, client.id, "runs"), {
-      schemaVersion: 1,
-      runId,
-      jobId,
-      execution: request.execution ?? null,
-      openedAt: now.toISOString(),
-      leaseExpiresAt: lease,
-    });
-    const running = (generation: string, failures: number): ClaimMetadata => ({
+  }
+  const lease = leaseExpiresAt(now, job, decisions.ours.length + decisions.toClaim.length);
+  // Open before claiming: a run that dies from here on is found and settled by a later plan.
+  const marker = await openRun(bucket, areaPrefix(product, client.id, "runs"), {
+    schemaVersion: 1,
+    runId,
+    jobId,
+    execution: request.execution ?? null,
+    openedAt: now.toISOString(),
+    leaseExpiresAt: lease,
+  });
+  // Index before claiming: a run that dies before its manifest leaves its claims where the next plan looks.
+  const markedNow = new Map<string, PendingMarker>();
+  await mapLimit(
+    decisions.toClaim.filter((d) => !candidates.markers.has(d.input.name)),
+    STORAGE_CONCURRENCY,
+    async (d) => {
+      const m = await ensurePending(
+        bucket,
+        product,
+        client.id,
+        d.input.name,
+        `being claimed by run ${runId}`,
+      );
+      candidates.markers.set(d.input.name, m);
+      markedNow.set(d.input.name, m);
+    },
+  );
+  const claimed = await claimInputs(ctx, decisions.toClaim, lease);
+  // Another run took some first: the markers written just now for those are not needed (that run settles them).
+  const took = new Set(claimed.map((h) => h.object));
+  await clearAllPending(
+    bucket,
+    [...markedNow].filter(([name]) => !took.has(name)).map(([, m]) => m),
+  );
+  const refused = await refuseInputs(ctx, decisions.toReject, now);
+
+  const heldInputs: HeldInput[] = [
+    ...decisions.ours.map((d) => held(d, d.generation, d.claimGeneration, d.failures)),
+    ...claimed,
+  ].sort((a, b) => compareGenerations(a.generation, b.generation) || (a.object < b.object ? -1 : 1));
+  const rejections: Rejection[] = [
+    ...decisions.oursRejected.map((d) => ({
+      object: d.input.name,
+      generation: d.generation,
+      reason: d.reason,
+      claim: d.claimName,
+      claimGeneration: d.claimGeneration,
+      failures: d.failures,
+    })),
+    ...refused,
+  ];
+  if (heldInputs.length === 0 && rejections.length === 0 && mode !== "always") {
+    logger.info("every pending input was claimed by another run first; nothing to do");
+    await closeOpenRun(marker);
+    return NOTHING;
+  }
+
+  const written = await writeShards(bucket, ctx.runPrefix, runId, heldInputs, MANIFEST_SHARD_SIZE);
+  await release(
+    bucket,
+    { product, client: client.id },
+    written.left,
+    runId,
+    now,
+    "another attempt of the same run wrote its manifest first",
+    logger,
+  );
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    product,
+    client: client.id,
+    bucket: platform.bucket,
+    runId,
+    jobId,
+    trigger: request.trigger,
+    execution: request.execution ?? null,
+    plannedAt: now.toISOString(),
+    // A container run names its image: the platform default processor does not run.
+    processor: job.container ? `container ${job.container.imageUri}` : job.processor,
+    mode,
+    inputCount: written.inputs.length,
+    taskCount: taskCountFor(mode, written.inputs.length),
+    rejected: rejections.map((r) => ({ object: r.object, generation: r.generation, reason: r.reason })),
+    shardSize: MANIFEST_SHARD_SIZE,
+    shards: written.shards,
+  };
+  if (await writeHeader(bucket, ctx.headerName, manifest)) {
+    logger.info(
+      { inputCount: manifest.inputCount, taskCount: manifest.taskCount, rejected: rejections.length, mode },
+      `planned run ${runId}: ${manifest.inputCount} inputs, ${rejections.length} refused`,
+    );
+    // The run now has them: out of the index (a marker written again since, by a failure, stays).
+    await clearAllPending(
+      bucket,
+      [...written.inputs.map((i) => i.object), ...rejections.map((r) => r.object)].flatMap((name) => {
+        const m = candidates.markers.get(name);
+        return m === undefined ? [] : [m];
+      }),
+    );
+    return answer(manifest, platform, ctx.headerName, job);
+  }
+  return adoptWinner(ctx, heldInputs, written.left, rejections, now);
+}
+
+/** Claims pending inputs by compare-and-swap; returns those this run now holds. */
+async function claimInputs(
+  ctx: RunContext,
+  toClaim: RunPlan["toClaim"],
+  lease: string,
+): Promise<HeldInput[]> {
+  const { bucket, runId, logger } = ctx;
+  const claimed = await mapLimit(toClaim, STORAGE_CONCURRENCY, async (d) => {
+    const generation = d.input.generation;
+    const running: ClaimMetadata = {
       state: "running",
       inputGeneration: generation,
       runId,
-      failures: String(failures),
+      failures: String(d.failures),
       leaseExpiresAt: lease,
       reason: "",
-    });
-
-    const claimed = await mapLimit(decisions.toClaim, STORAGE_CONCURRENCY, async (d) => {
-      const generation = d.input.generation;
-      const written = await writeClaim(
-        bucket,
-        d.claimName,
-        d.input.name,
-        running(generation, d.failures),
-        d.ifGenerationMatch,
-      );
-      const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "running", generation));
-      if (claimGeneration === null) {
-        logger.debug({ input: d.input.name }, "another run claimed this input first");
-        return null;
-      }
-      return held(d, generation, claimGeneration, d.failures);
-    });
-
-    const refused = await mapLimit(
-      decisions.toReject,
-      STORAGE_CONCURRENCY,
-      async (d): Promise<Rejection | null> => {
-        const generation = d.input.generation;
-        const poison: ClaimMetadata = {
-          state: "poison",
-          inputGeneration: generation,
-          runId,
-          failures: String(d.failures),
-          leaseExpiresAt: now.toISOString(),
-          reason: d.reason,
-        };
-        const written = await writeClaim(bucket, d.claimName, d.input.name, poison, d.ifGenerationMatch);
-        const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "poison", generation));
-        if (claimGeneration === null) return null;
-        logger.warn({ input: d.input.name, reason: d.reason }, `refused input ${d.input.name}: ${d.reason}`);
-        return {
-          object: d.input.name,
-          generation,
-          reason: d.reason,
-          claim: d.claimName,
-          claimGeneration,
-          failures: d.failures,
-        };
-      },
-    );
-
-    const heldInputs: HeldInput[] = [
-      ...decisions.ours.map((d) => held(d, d.generation, d.claimGeneration, d.failures)),
-      ...claimed.filter((h): h is HeldInput => h !== null),
-    ].sort((a, b) => compareGenerations(a.generation, b.generation) || (a.object < b.object ? -1 : 1));
-    const rejections: Rejection[] = [
-      ...decisions.oursRejected.map((d) => ({
-        object: d.input.name,
-        generation: d.generation,
-        reason: d.reason,
-        claim: d.claimName,
-        claimGeneration: d.claimGeneration,
-        failures: d.failures,
-      })),
-      ...refused.filter((r): r is Rejection => r !== null),
-    ];
-    if (heldInputs.length === 0 && rejections.length === 0 && mode !== "always") {
-      logger.info("every pending input was claimed by another run first; nothing to do");
-      await closeOpenRun(marker);
-      return NOTHING;
-    }
-
-    const written = await writeShards(bucket, runPrefix, runId, heldInputs, MANIFEST_SHARD_SIZE);
-    await release(
-      bucket,
-      written.left,
-      runId,
-      now,
-      "another attempt of the same run wrote its manifest first",
-      logger,
-    );
-    const manifest: Manifest = {
-      schemaVersion: 1,
-      product,
-      client: client.id,
-      bucket: platform.bucket,
-      runId,
-      jobId,
-      trigger: request.trigger,
-      execution: request.execution ?? null,
-      plannedAt: now.toISOString(),
-      // A container run names its image: the platform default processor does not run.
-      processor: job.container ? `container ${job.container.imageUri}` : job.processor,
-      mode,
-      inputCount: written.inputs.length,
-      taskCount: taskCountFor(mode, written.inputs.length),
-      rejected: rejections.map((r) => ({ object: r.object, generation: r.generation, reason: r.reason })),
-      shardSize: MANIFEST_SHARD_SIZE,
-      shards: written.shards,
     };
-    if (await writeHeader(bucket, headerName, manifest)) {
-      logger.info(
-        { inputCount: manifest.inputCount, taskCount: manifest.taskCount, rejected: rejections.length, mode },
-        `planned run ${runId}: ${manifest.inputCount} inputs, ${rejections.length} refused`,
-      );
-      return answer(manifest, platform, headerName, job);
+    const written = await writeClaim(bucket, d.claimName, d.input.name, running, d.ifGenerationMatch);
+    const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "running", generation));
+    if (claimGeneration === null) {
+      logger.debug({ input: d.input.name }, "another run claimed this input first");
+      return null;
     }
+    return held(d, generation, claimGeneration, d.failures);
+  });
+  return claimed.filter((h): h is HeldInput => h !== null);
+}
 
-    // An identical call wrote the header first. Its manifest is the run; let go of what it does not list.
-    const winner = await readJson(bucket.file(headerName), manifestSchema);
-    if (winner === null) {
-      throw new BatchlineError(`${gsUri(platform.bucket, headerName)} vanished after it was written`, {
-        retryable: true,
-      });
-    }
-    const listed = new Set((await readShards(bucket, winner)).map((i) => `${i.object}#${i.generation}`));
-    const released = new Set(written.left);
-    const stranded = heldInputs.filter((h) => !released.has(h) && !listed.has(`${h.object}#${h.generation}`));
-    await release(
-      bucket,
-      stranded,
+/** Claims inputs that can never be processed straight to poison; returns those to report in `rejected`. */
+async function refuseInputs(ctx: RunContext, toReject: RunPlan["toReject"], now: Date): Promise<Rejection[]> {
+  const { bucket, runId, logger } = ctx;
+  const refused = await mapLimit(toReject, STORAGE_CONCURRENCY, async (d): Promise<Rejection | null> => {
+    const generation = d.input.generation;
+    const poison: ClaimMetadata = {
+      state: "poison",
+      inputGeneration: generation,
       runId,
-      now,
-      "an identical plan call wrote the run's manifest first",
-      logger,
-    );
-    const reported = new Set(winner.rejected.map((r) => `${r.object}#${r.generation}`));
-    const unreported = rejections.filter((r) => !reported.has(`${r.object}#${r.generation}`));
-    await unreject(bucket, unreported, runId, now, logger);
-    logger.info("an identical plan call wrote the manifest first; returning it");
-    return answer(winner, platform, headerName, job);
-  };
+      failures: String(d.failures),
+      leaseExpiresAt: now.toISOString(),
+      reason: d.reason,
+    };
+    const written = await writeClaim(bucket, d.claimName, d.input.name, poison, d.ifGenerationMatch);
+    const claimGeneration = written ?? (await heldByUs(bucket, d.claimName, runId, "poison", generation));
+    if (claimGeneration === null) return null;
+    logger.warn({ input: d.input.name, reason: d.reason }, `refused input ${d.input.name}: ${d.reason}`);
+    return {
+      object: d.input.name,
+      generation,
+      reason: d.reason,
+      claim: d.claimName,
+      claimGeneration,
+      failures: d.failures,
+    };
+  });
+  return refused.filter((r): r is Rejection => r !== null);
+}
 
-  // One planner per client at a time, so planners that wake together do not split a burst into many jobs.
-  const lockName = planLockName(product, client.id);
-  const lock = await acquirePlanLock(bucket, lockName, runId, now);
-  if (lock === null) {
-    logger.info("another run of this client is planning; trying again shortly");
-    return { ...NOTHING, waitSeconds: 1 };
+/**
+ * An identical call wrote the header first. Its manifest is the run; let go of what it does not list (the
+ * winner clears the index markers of what it took; ours stay for what we let go).
+ */
+async function adoptWinner(
+  ctx: RunContext,
+  heldInputs: readonly HeldInput[],
+  left: readonly HeldInput[],
+  rejections: readonly Rejection[],
+  now: Date,
+): Promise<PlannedRun> {
+  const { bucket, runId, logger } = ctx;
+  const { platform } = ctx.deps.config;
+  const winner = await readRecordOrNull(bucket.file(ctx.headerName), manifestSchema);
+  if (winner === null) {
+    throw new BatchlineError(`${gsUri(platform.bucket, ctx.headerName)} vanished after it was written`, {
+      retryable: true,
+    });
   }
-  try {
-    return await claimAndRecord();
-  } finally {
-    await releasePlanLock(bucket, lockName, lock);
-  }
+  const listed = new Set((await readShards(bucket, winner)).map((i) => `${i.object}#${i.generation}`));
+  const released = new Set(left);
+  const stranded = heldInputs.filter((h) => !released.has(h) && !listed.has(`${h.object}#${h.generation}`));
+  await release(
+    bucket,
+    { product: ctx.product, client: ctx.client.id },
+    stranded,
+    runId,
+    now,
+    "an identical plan call wrote the run's manifest first",
+    logger,
+  );
+  const reported = new Set(winner.rejected.map((r) => `${r.object}#${r.generation}`));
+  const unreported = rejections.filter((r) => !reported.has(`${r.object}#${r.generation}`));
+  await unreject(bucket, { product: ctx.product, client: ctx.client.id }, unreported, runId, now, logger);
+  logger.info("an identical plan call wrote the manifest first; returning it");
+  return answer(winner, platform, ctx.headerName, ctx.job);
+}
+
+/**
+ * A sweep moves the client's watermark past the final inputs it saw (from the claims it read before
+ * claiming: what this run takes is not final yet, so W stays below it).
+ */
+async function moveWatermark(
+  ctx: RunContext,
+  candidates: Candidates,
+  maxInputFailures: number,
+  now: Date,
+): Promise<void> {
+  const sweep = candidates.sweep;
+  if (sweep === null) return;
+  const next = nextWatermark({
+    current: sweep.watermark.value.generation,
+    above: sweep.above,
+    final: (input) =>
+      isFinal(
+        candidates.claims.get(claimNameFor(ctx.product, ctx.client.id, input.name)),
+        input.generation,
+        maxInputFailures,
+      ),
+    now,
+  });
+  const moved = await advanceWatermark(ctx.bucket, ctx.product, ctx.client.id, sweep.watermark, next, now);
+  if (moved) ctx.logger.debug({ watermark: next }, "moved the sweep watermark");
 }
 
 function held(
@@ -511,14 +819,14 @@ async function heldByUs(
   state: ClaimMetadata["state"],
   generation: string,
 ): Promise<string | null> {
-  const now = await readClaim(bucket, claimName);
+  const current = await readClaim(bucket, claimName);
   if (
-    now?.valid &&
-    now.claim.runId === runId &&
-    now.claim.state === state &&
-    now.claim.inputGeneration === generation
+    current?.valid &&
+    current.claim.runId === runId &&
+    current.claim.state === state &&
+    current.claim.inputGeneration === generation
   ) {
-    return now.generation;
+    return current.generation;
   }
   return null;
 }
@@ -526,6 +834,7 @@ async function heldByUs(
 /** Gives claims this run holds but will not process back as pending, failures unchanged. */
 async function release(
   bucket: Bucket,
+  index: { product: string; client: string },
   inputs: readonly HeldInput[],
   runId: string,
   now: Date,
@@ -547,6 +856,7 @@ async function release(
       },
       h.claimGeneration,
     );
+    if (ok !== null) await markPending(bucket, index.product, index.client, h.object, why);
     logger.info({ input: h.object, released: ok !== null }, `released ${h.object}: ${why}`);
   });
 }
@@ -557,6 +867,7 @@ async function release(
  */
 async function unreject(
   bucket: Bucket,
+  index: { product: string; client: string },
   rejections: readonly Rejection[],
   runId: string,
   now: Date,
@@ -577,6 +888,7 @@ async function unreject(
       },
       r.claimGeneration,
     );
+    if (ok !== null) await markPending(bucket, index.product, index.client, r.object, "refusal not reported");
     logger.info(
       { input: r.object, released: ok !== null },
       `left ${r.object} for the next run to refuse and report`,

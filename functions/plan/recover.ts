@@ -1,6 +1,7 @@
 import type { Bucket } from "@google-cloud/storage";
 import type { Logger } from "../../core/logger.ts";
 import { areaPrefix, gsUri, runRecordName } from "../../core/naming.ts";
+import { downloadObject } from "../../core/object-read.ts";
 import {
   type ClaimMetadata,
   manifestSchema,
@@ -14,8 +15,9 @@ import {
 import type { NotifyRequest } from "../notify/request.ts";
 import { type ClaimRead, writeClaim } from "../shared/claims.ts";
 import { isNotFound } from "../shared/errors.ts";
-import { InvalidRecordError, listObjects, readJson } from "../shared/gcs.ts";
+import { InvalidRecordError, listObjects, readRecordOrNull } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
+import { ensurePending, type PendingMarker } from "../shared/pending-index.ts";
 import { FINAL_JOB_STATES, type RunProbe } from "../shared/probe.ts";
 
 /**
@@ -93,7 +95,7 @@ export async function recoverOpenRuns(deps: RecoveryDeps): Promise<RecoveryResul
   await mapLimit(markers, RECOVERY_CONCURRENCY, async (listed) => {
     let marker: OpenRun | null;
     try {
-      marker = await readJson(bucket.file(listed.name), openRunSchema);
+      marker = await readRecordOrNull(bucket.file(listed.name), openRunSchema);
     } catch (err) {
       if (!(err instanceof InvalidRecordError)) throw err;
       logger.error({ marker: listed.name }, `${err.message}; fix or delete it`);
@@ -158,7 +160,7 @@ async function recoverRun(marker: OpenRun, deps: RecoveryDeps): Promise<RunFate>
   const log = logger.child({ recovering: runId });
   const markerFile = bucket.file(openRunName(areaPrefix(product, client, "runs"), runId));
 
-  const summary = await readJson(
+  const summary = await readRecordOrNull(
     bucket.file(runRecordName(product, client, runId, "summary.json")),
     summarySchema,
   ).catch((err: unknown) => {
@@ -174,7 +176,7 @@ async function recoverRun(marker: OpenRun, deps: RecoveryDeps): Promise<RunFate>
       await deps.republish(runId);
     }
     const manifestExists =
-      (await readJson(
+      (await readRecordOrNull(
         bucket.file(runRecordName(product, client, runId, "manifest.json")),
         manifestSchema,
       )) !== null;
@@ -191,7 +193,7 @@ async function recoverRun(marker: OpenRun, deps: RecoveryDeps): Promise<RunFate>
   if (why === null) return "open";
 
   const manifestName = runRecordName(product, client, runId, "manifest.json");
-  const manifest = await readJson(bucket.file(manifestName), manifestSchema);
+  const manifest = await readRecordOrNull(bucket.file(manifestName), manifestSchema);
   if (manifest === null) {
     log.warn(`run ${runId} ended before its manifest was written (${why}); releasing what it claimed`);
     return "dead-before-manifest";
@@ -259,16 +261,19 @@ async function whyDead(marker: OpenRun, deps: RecoveryDeps, log: Logger): Promis
 
 /**
  * Gives back the `running` claims of runs that died before writing their manifest (no task can have run):
- * state `failed`, failures unchanged. Returns the claims as they are afterwards, for planning.
+ * state `failed`, failures unchanged, and in the pending index. Updates `claims` to what they are afterwards,
+ * for planning, and returns the index markers of the released inputs.
  */
 export async function releaseDeadClaims(
   bucket: Bucket,
+  client: { product: string; client: string },
   claims: Map<string, ClaimRead>,
   dead: ReadonlySet<string>,
   now: Date,
   logger: Logger,
-): Promise<void> {
-  if (dead.size === 0) return;
+): Promise<PendingMarker[]> {
+  if (dead.size === 0) return [];
+  const marked: PendingMarker[] = [];
   const held = [...claims].filter(
     ([, c]) => c.valid && c.claim.state === "running" && dead.has(c.claim.runId),
   );
@@ -282,15 +287,20 @@ export async function releaseDeadClaims(
     };
     const inputName = await claimedInput(bucket, name);
     const generation = await writeClaim(bucket, name, inputName, released, read.generation);
-    if (generation !== null) claims.set(name, { generation, valid: true, claim: released });
+    if (generation !== null) {
+      claims.set(name, { generation, valid: true, claim: released });
+      // Pending again: in the index (where it already is when plan claimed it; ensure keeps that marker).
+      marked.push(await ensurePending(bucket, client.product, client.client, inputName, released.reason));
+    }
     logger.info({ claim: name, released: generation !== null }, `released ${name} of dead run`);
   });
+  return marked;
 }
 
 /** The input a claim object names in its body (claims of unsafe names are keyed by hash). */
 async function claimedInput(bucket: Bucket, claimName: string): Promise<string> {
   try {
-    const [bytes] = await bucket.file(claimName).download();
+    const bytes = await downloadObject(bucket.file(claimName));
     const body = JSON.parse(bytes.toString("utf8")) as { input?: unknown };
     if (typeof body.input === "string") return body.input;
   } catch {

@@ -44,21 +44,43 @@ export function leaseExpiresAt(
 
 /** The claim object of an input: `claims/<input path>`, or a hashed name for unsafe input names. */
 export function claimNameFor(product: string, client: string, inputName: string): string {
+  return perInputName(product, client, "claims", inputName);
+}
+
+export function unsafeClaimName(product: string, client: string, inputName: string): string {
+  return unsafePerInputName(product, client, "claims", inputName);
+}
+
+/**
+ * The object that stands for one input in a per-input area (`claims/`, `pending/`): `<area>/<input path>`,
+ * or `<area>/.unsafe/<sha256 of the input name>` for names core/naming refuses to build on.
+ */
+export function perInputName(
+  product: string,
+  client: string,
+  area: "claims" | "pending",
+  inputName: string,
+): string {
   try {
     const parsed = parseObjectName(inputName, { product, clients: new Set([client]) });
-    // An input under inputs/.unsafe/ would otherwise claim the very object an unsafe name's hash claims.
+    // An input under inputs/.unsafe/ would otherwise take the very object an unsafe name's hash takes.
     if (parsed.area === "inputs" && !parsed.path.startsWith(`${UNSAFE_CLAIMS_FOLDER}/`)) {
-      return objectName(product, client, "claims", parsed.path);
+      return objectName(product, client, area, parsed.path);
     }
   } catch (err) {
     if (!(err instanceof ObjectNameError)) throw err;
   }
-  return unsafeClaimName(product, client, inputName);
+  return unsafePerInputName(product, client, area, inputName);
 }
 
-export function unsafeClaimName(product: string, client: string, inputName: string): string {
+function unsafePerInputName(
+  product: string,
+  client: string,
+  area: "claims" | "pending",
+  inputName: string,
+): string {
   const digest = createHash("sha256").update(inputName, "utf8").digest("hex");
-  return `${areaPrefix(product, client, "claims")}${UNSAFE_CLAIMS_FOLDER}/${digest}`;
+  return `${areaPrefix(product, client, area)}${UNSAFE_CLAIMS_FOLDER}/${digest}`;
 }
 
 /** A claim as read from storage: its object generation (for the compare-and-swap) and its state. */

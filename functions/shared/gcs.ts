@@ -116,9 +116,6 @@ export async function readRecordWithGeneration<S extends z.ZodType>(
   return { value: parseJsonRecord(gsUri(file.bucket.name, file.name), bytes, schema), generation };
 }
 
-/** The old name of readRecordOrNull, kept only until functions/plan (another change in flight) is renamed too. */
-export const readJson = readRecordOrNull;
-
 export interface ConditionalWrite {
   /** `"0"`: create only if absent; otherwise replace only that generation. */
   ifGenerationMatch: string;

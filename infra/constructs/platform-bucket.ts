@@ -6,18 +6,16 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { type Area, areaPrefix } from "../../core/naming.ts";
 
-/** How long run records and claims are kept, in days. */
+/**
+ * How long run records are kept, in days. Claims have no retention: a claim lives as long as its input (a
+ * claim that disappeared would make a processed input pending again), see docs/deploy.md.
+ */
 export interface Retention {
   /** `runs/`: manifests, task records, summaries. Nothing reads them once the run's message is out. */
   runsDays: number;
-  /**
-   * `claims/`: one object per input. A claim that disappears while its input still exists makes the input
-   * pending again, so keep claims longer than inputs stay in `inputs/` (docs/deploy.md).
-   */
-  claimsDays: number;
 }
 
-export const DEFAULT_RETENTION: Retention = { runsDays: 30, claimsDays: 400 };
+export const DEFAULT_RETENTION: Retention = { runsDays: 30 };
 
 export interface PlatformBucketProps {
   project: string;
@@ -32,7 +30,7 @@ export interface PlatformBucketProps {
 }
 
 /**
- * Builds the bucket's lifecycle rules: delete `runs/` and `claims/` objects after their retention. A rule
+ * Builds the bucket's lifecycle rules: delete `runs/` objects after their retention. A rule
  * with an empty `matches_prefix` would match every object in the bucket, so with no clients there are no
  * rules at all.
  */
@@ -46,7 +44,7 @@ export function lifecycleRules(
     action: { type: "Delete" },
     condition: { age: days, matchesPrefix: clients.map((c) => areaPrefix(product, c, area)) },
   });
-  return [rule("runs", retention.runsDays), rule("claims", retention.claimsDays)];
+  return [rule("runs", retention.runsDays)];
 }
 
 /** The one bucket for every client's inputs, outputs, run records, errors and claims. */

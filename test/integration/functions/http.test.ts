@@ -13,7 +13,7 @@ import {
   startGcs,
   subscribe,
   taskRecord,
-  upload,
+  uploadPending,
 } from "../../fixtures/functions/harness.ts";
 
 // The deployed shape: functions-framework servers whose handlers build their own clients from the
@@ -77,7 +77,7 @@ describe("plan and notify over HTTP", () => {
 
   it("plans, then notifies, a run end to end", async () => {
     inbox = await subscribe(pubsub, "batch-shop-acme-outputs", `http-test-${process.pid}`);
-    await upload(gcs.bucket, { "shop/acme/inputs/a.jsonl": "a\n", "shop/acme/inputs/b.jsonl": "b\n" });
+    await uploadPending(gcs.bucket, { "shop/acme/inputs/a.jsonl": "a\n", "shop/acme/inputs/b.jsonl": "b\n" });
     const body = {
       client: "acme",
       trigger: { type: "event", object: "shop/acme/inputs/b.jsonl", eventId: "evt-1" },

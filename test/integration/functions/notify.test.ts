@@ -13,6 +13,7 @@ import { testConfig } from "../../fixtures/functions/config.ts";
 import {
   type Gcs,
   type Inbox,
+  names,
   pubsubFor,
   putClaim,
   putJson,
@@ -22,7 +23,7 @@ import {
   startGcs,
   subscribe,
   taskRecord,
-  upload,
+  uploadPending,
 } from "../../fixtures/functions/harness.ts";
 import { memoryLogger } from "../../fixtures/functions/logger.ts";
 
@@ -85,7 +86,7 @@ async function planRun(
   client = "acme",
   runKey = "e-1",
 ): Promise<{ run: PlannedRun; inputs: ManifestInput[] }> {
-  await upload(
+  await uploadPending(
     gcs.bucket,
     Object.fromEntries(Object.entries(files).map(([p, c]) => [`shop/${client}/inputs/${p}`, c])),
   );
@@ -236,11 +237,16 @@ describe("notify", () => {
       reason: "line 3 is not JSON",
     });
     expect(await claimOf("acme", `${INPUTS}a.jsonl`)).toMatchObject({ state: "succeeded" });
+    // Pending again below the threshold: in the index, so the client's next event run retries them.
+    expect(await names(gcs.bucket, "shop/acme/pending/")).toEqual([
+      "shop/acme/pending/b.jsonl",
+      "shop/acme/pending/c.jsonl",
+    ]);
   });
 
   it("poisons an input on the failure that reaches maxInputFailures", async () => {
     const box = await listen();
-    const gens = await upload(gcs.bucket, { [`${INPUTS}bad.jsonl`]: "x\n" });
+    const gens = await uploadPending(gcs.bucket, { [`${INPUTS}bad.jsonl`]: "x\n" });
     await putClaim(gcs.bucket, "shop/acme/claims/bad.jsonl", {
       state: "failed",
       inputGeneration: gens[`${INPUTS}bad.jsonl`] ?? "",
@@ -270,6 +276,7 @@ describe("notify", () => {
       failures: "3",
       reason: "still broken",
     });
+    expect(await names(gcs.bucket, "shop/acme/pending/")).toEqual([]);
   });
 
   it("fails every input with the job's error when the job never started", async () => {

@@ -18,6 +18,7 @@ import {
   readManifest,
   startGcs,
   upload,
+  uploadPending,
 } from "../../fixtures/functions/harness.ts";
 import { memoryLogger } from "../../fixtures/functions/logger.ts";
 
@@ -97,7 +98,7 @@ describe("plan", () => {
   });
 
   it("claims every pending input and writes a manifest that lists them with their names", async () => {
-    const generations = await upload(gcs.bucket, {
+    const generations = await uploadPending(gcs.bucket, {
       [`${INPUTS}b.jsonl`]: "b\n",
       [`${INPUTS}a.jsonl`]: "a\n",
       [`${INPUTS}2026/c.jsonl`]: "c\n",
@@ -161,7 +162,7 @@ describe("plan", () => {
   });
 
   it("splits more than 1,000 inputs into shards of 1,000 and claims them all", async () => {
-    await upload(gcs.bucket, inputsNamed(1205));
+    await uploadPending(gcs.bucket, inputsNamed(1205));
     const response = planned(await plan(event("e-big"), deps()));
     expect(response).toMatchObject({ inputCount: 1205, taskCount: 1205 });
     const { header } = await readManifest(gcs.bucket, manifestName(response));
@@ -182,10 +183,10 @@ describe("plan", () => {
   });
 
   it("returns the same run for the same runKey without claiming again", async () => {
-    await upload(gcs.bucket, inputsNamed(3));
+    await uploadPending(gcs.bucket, inputsNamed(3));
     const first = await plan(event("e-dup"), deps());
     const claimsBefore = await Promise.all(Object.keys(inputsNamed(3)).map(claimOf));
-    await upload(gcs.bucket, { [`${INPUTS}late.jsonl`]: "late\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}late.jsonl`]: "late\n" });
     const again = await plan(event("e-dup"), deps(testConfig(), new Date("2026-11-21T10:05:00.000Z")));
     expect(again).toEqual(first);
     expect(await Promise.all(Object.keys(inputsNamed(3)).map(claimOf))).toEqual(claimsBefore);
@@ -193,7 +194,7 @@ describe("plan", () => {
   });
 
   it("lets exactly one of many racing runs claim each input", async () => {
-    await upload(gcs.bucket, inputsNamed(50));
+    await uploadPending(gcs.bucket, inputsNamed(50));
     const responses = await Promise.all(
       Array.from({ length: 20 }, (_, i) => plan(event(`race-${i}`), deps())),
     );
@@ -211,7 +212,7 @@ describe("plan", () => {
   });
 
   it("gives identical concurrent calls one consistent manifest and strands no claim", async () => {
-    await upload(gcs.bucket, inputsNamed(30));
+    await uploadPending(gcs.bucket, inputsNamed(30));
     const log = memoryLogger("plan");
     const responses = await Promise.all(
       Array.from({ length: 8 }, () => plan(event("same-key"), { ...deps(), logger: log.logger })),
@@ -230,7 +231,7 @@ describe("plan", () => {
   });
 
   it("returns the winner's run to a call that lost the header race, releasing what the winner does not list", async () => {
-    await upload(gcs.bucket, inputsNamed(3));
+    await uploadPending(gcs.bucket, inputsNamed(3));
     // The slow call has read "no manifest yet" and waits in its listing while the fast call plans the run.
     let entered = () => {};
     const inListing = new Promise<void>((r) => {
@@ -248,7 +249,7 @@ describe("plan", () => {
     });
     await inListing;
     const fast = planned(await plan(event("e-race"), deps()));
-    await upload(gcs.bucket, { [`${INPUTS}late.jsonl`]: "late\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}late.jsonl`]: "late\n" });
     release();
 
     expect(await slow).toEqual(fast);
@@ -265,12 +266,12 @@ describe("plan", () => {
   });
 
   it("adopts the shards of an attempt that died before writing the header", async () => {
-    await upload(gcs.bucket, inputsNamed(4));
+    await uploadPending(gcs.bucket, inputsNamed(4));
     const first = planned(await plan(event("e-crash"), deps()));
     const before = await readManifest(gcs.bucket, manifestName(first));
     // The header is what makes the run exist; without it the next attempt plans again.
     await gcs.bucket.file(manifestName(first)).delete();
-    await upload(gcs.bucket, { [`${INPUTS}z-late.jsonl`]: "late\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}z-late.jsonl`]: "late\n" });
     const retried = planned(await plan(event("e-crash"), deps()));
     const after = await readManifest(gcs.bucket, manifestName(retried));
     // Shard 0 was partial, so it is the last shard: the late input waits for the next run.
@@ -283,7 +284,7 @@ describe("plan", () => {
   });
 
   it("plans a re-upload again after its older generation succeeded", async () => {
-    const old = await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "v1\n" });
+    const old = await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "v1\n" });
     await putClaim(gcs.bucket, "shop/acme/claims/a.jsonl", {
       state: "succeeded",
       inputGeneration: old[`${INPUTS}a.jsonl`] ?? "",
@@ -293,7 +294,7 @@ describe("plan", () => {
       reason: "",
     });
     expect((await plan(event("e-before"), deps())).runId).toBeNull();
-    const fresh = await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "v2\n" });
+    const fresh = await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "v2\n" });
     const run = planned(await plan(event("e-reupload"), deps()));
     const { inputs } = await readManifest(gcs.bucket, manifestName(run));
     expect(inputs.map((i) => i.generation)).toEqual([fresh[`${INPUTS}a.jsonl`]]);
@@ -301,7 +302,7 @@ describe("plan", () => {
   });
 
   it("retries a failed input below the threshold, carrying its failures", async () => {
-    const gens = await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "a\n" });
+    const gens = await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "a\n" });
     await putClaim(gcs.bucket, "shop/acme/claims/a.jsonl", {
       state: "failed",
       inputGeneration: gens[`${INPUTS}a.jsonl`] ?? "",
@@ -320,7 +321,10 @@ describe("plan", () => {
   });
 
   it("never claims a poison input, nor one that failed maxInputFailures times", async () => {
-    const gens = await upload(gcs.bucket, { [`${INPUTS}p.jsonl`]: "p\n", [`${INPUTS}f.jsonl`]: "f\n" });
+    const gens = await uploadPending(gcs.bucket, {
+      [`${INPUTS}p.jsonl`]: "p\n",
+      [`${INPUTS}f.jsonl`]: "f\n",
+    });
     const claim = (path: string, state: "poison" | "failed") =>
       putClaim(gcs.bucket, `shop/acme/claims/${path}`, {
         state,
@@ -342,7 +346,10 @@ describe("plan", () => {
   });
 
   it("takes over an input whose run's lease expired, counting that as a failure", async () => {
-    const gens = await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "a\n", [`${INPUTS}b.jsonl`]: "b\n" });
+    const gens = await uploadPending(gcs.bucket, {
+      [`${INPUTS}a.jsonl`]: "a\n",
+      [`${INPUTS}b.jsonl`]: "b\n",
+    });
     const held = (path: string, leaseExpiresAt: string) =>
       putClaim(gcs.bucket, `shop/acme/claims/${path}`, {
         state: "running",
@@ -366,7 +373,7 @@ describe("plan", () => {
   });
 
   it("refuses an oversized input: poison at once and listed in rejected", async () => {
-    const gens = await upload(gcs.bucket, {
+    const gens = await uploadPending(gcs.bucket, {
       [`${INPUTS}big.jsonl`]: "x".repeat(1001),
       [`${INPUTS}ok.jsonl`]: "ok\n",
     });
@@ -390,7 +397,7 @@ describe("plan", () => {
 
   it("refuses an unsafe name without building a path from it", async () => {
     const unsafe = `${INPUTS}a/../b.jsonl`;
-    await upload(gcs.bucket, { [unsafe]: "x\n" });
+    await uploadPending(gcs.bucket, { [unsafe]: "x\n" });
     const run = planned(await plan(event("e-unsafe"), deps()));
     expect(run).toMatchObject({ inputCount: 0, taskCount: 0, rejectedCount: 1 });
     const { header } = await readManifest(gcs.bucket, manifestName(run));
@@ -406,9 +413,9 @@ describe("plan", () => {
   });
 
   it("ignores folder placeholders", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}2026/`]: "", [INPUTS]: "" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}2026/`]: "", [INPUTS]: "" });
     expect((await plan(event("e-folders"), deps())).runId).toBeNull();
-    await upload(gcs.bucket, { [`${INPUTS}2026/a.jsonl`]: "a\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}2026/a.jsonl`]: "a\n" });
     const run = planned(await plan(event("e-folders-2"), deps()));
     expect((await readManifest(gcs.bucket, manifestName(run))).inputs.map((i) => i.object)).toEqual([
       `${INPUTS}2026/a.jsonl`,
@@ -448,7 +455,7 @@ describe("plan", () => {
   });
 
   it("takes at most maxInputsPerRun inputs, oldest first", async () => {
-    await upload(gcs.bucket, inputsNamed(5));
+    await uploadPending(gcs.bucket, inputsNamed(5));
     const run = planned(await plan(event("e-cap"), deps(testConfig({ maxInputsPerRun: 2 }))));
     const { inputs } = await readManifest(gcs.bucket, manifestName(run));
     expect(inputs.map((i) => i.object)).toEqual([`${INPUTS}f0000.jsonl`, `${INPUTS}f0001.jsonl`]);

@@ -9,6 +9,7 @@ import { claimNameFor } from "../../../functions/shared/claims.ts";
 import type { ExecutionLiveness, RunProbe } from "../../../functions/shared/probe.ts";
 import { testConfig } from "../../fixtures/functions/config.ts";
 import {
+  dyingStorage,
   type Gcs,
   type Inbox,
   names,
@@ -22,6 +23,7 @@ import {
   subscribe,
   taskRecord,
   upload,
+  uploadPending,
 } from "../../fixtures/functions/harness.ts";
 import { memoryLogger } from "../../fixtures/functions/logger.ts";
 
@@ -140,7 +142,7 @@ async function quiet(ms = 600): Promise<void> {
 
 describe("exactly one message per run", () => {
   it("publishes once when many notify calls for one run race (duplicate events, retries)", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     for (const input of inputs) await putJson(gcs.bucket, runKeyOf(run, input), taskRecord(run.runId, input));
     const request = {
@@ -161,7 +163,7 @@ describe("exactly one message per run", () => {
   });
 
   it("gives the right to publish back when a publish fails, so the retry publishes at once", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     for (const input of inputs) await putJson(gcs.bucket, runKeyOf(run, input), taskRecord(run.runId, input));
     const request = {
@@ -197,7 +199,7 @@ describe("exactly one message per run", () => {
   });
 
   it("overtakes a publisher that died holding the right once its lease has passed", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     for (const input of inputs) await putJson(gcs.bucket, runKeyOf(run, input), taskRecord(run.runId, input));
     const request = {
@@ -244,7 +246,7 @@ function deadPubsub(): PubSub {
 
 describe("recovery: a later plan settles runs that ended without notify", () => {
   it("keeps finished outputs, releases unfinished inputs without a failure, and sends the run's one message", async () => {
-    await upload(gcs.bucket, {
+    await uploadPending(gcs.bucket, {
       [`${INPUTS}a.jsonl`]: "{}\n",
       [`${INPUTS}b.jsonl`]: "{}\n",
       [`${INPUTS}c.jsonl`]: "{}\n",
@@ -268,7 +270,7 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
       }),
     );
 
-    await upload(gcs.bucket, { [`${INPUTS}d.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}d.jsonl`]: "{}\n" });
     now = new Date(T0.getTime() + 60_000);
     const next = await planned(await planEvent("e-2", `${INPUTS}d.jsonl`));
 
@@ -302,11 +304,11 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
   });
 
   it("leaves a run alone while its execution is active", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     probe.executions.set(`${EXECUTION}e-1`, { state: "active" });
 
-    await upload(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n" });
     const next = await planned(await planEvent("e-2", `${INPUTS}b.jsonl`));
 
     expect(next.inputs.map((i) => i.object)).toEqual([`${INPUTS}b.jsonl`]);
@@ -319,7 +321,7 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
   });
 
   it("waits for a job that still runs after its execution ended, then settles it with the job's state", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     probe.executions.set(`${EXECUTION}e-1`, { state: "ended", detail: "CANCELLED" });
     probe.jobs.set(run.jobId, "RUNNING");
@@ -352,7 +354,7 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
   });
 
   it("releases what a run claimed when it died before writing its manifest", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const deadRun = "ev-00000000000000aa";
     const claim = claimNameFor("shop", "acme", `${INPUTS}a.jsonl`);
     const [meta] = await gcs.bucket.file(`${INPUTS}a.jsonl`).getMetadata();
@@ -387,8 +389,45 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
     expect(inbox.messages).toHaveLength(0);
   });
 
-  it("uses the run's lease when the Workflows API cannot be asked", async () => {
+  it("finds and releases what a plan killed before its manifest had claimed, through the pending index", async () => {
+    // The event's object was never in the index: the plan marks it before claiming it, then dies.
     await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    const killed = dyingStorage(
+      gcs.storage,
+      (name, call) => call === "save" && name.endsWith("/manifest.json"),
+    );
+    const dying = plan(
+      {
+        client: "acme",
+        trigger: { type: "event", object: `${INPUTS}a.jsonl`, eventId: "e-killed" },
+        runKey: "e-killed",
+        execution: `${EXECUTION}e-killed`,
+      },
+      { ...planDeps(), storage: killed },
+    );
+    await expect(dying).rejects.toThrow(/killed at save/);
+    const claim = claimNameFor("shop", "acme", `${INPUTS}a.jsonl`);
+    expect((await readClaimState(gcs.bucket, claim))?.claim).toMatchObject({
+      state: "running",
+      failures: "0",
+    });
+
+    // Its execution ended; the next event (another object) settles it and takes both inputs.
+    await upload(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n" });
+    const next = await planned(await planEvent("e-next", `${INPUTS}b.jsonl`));
+    expect(next.inputs.map((i) => i.object).sort()).toEqual([`${INPUTS}a.jsonl`, `${INPUTS}b.jsonl`]);
+    expect((await readClaimState(gcs.bucket, claim))?.claim).toMatchObject({
+      state: "running",
+      runId: next.run.runId,
+      failures: "0",
+    });
+    expect(await names(gcs.bucket, "shop/acme/pending/")).toEqual([]);
+    await quiet();
+    expect(inbox.messages).toHaveLength(0);
+  });
+
+  it("uses the run's lease when the Workflows API cannot be asked", async () => {
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const { run } = await planned(await planEvent("e-1"));
     probe.failing = true;
 
@@ -411,10 +450,10 @@ describe("recovery: a later plan settles runs that ended without notify", () => 
 
 describe("maxConcurrentJobs", () => {
   it("makes a run over the limit wait, then merges what was pending into one run when the slot frees", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const first = await planned(await plan(event("e-1", `${INPUTS}a.jsonl`), planDeps(true, 1)));
     probe.executions.set(`${EXECUTION}e-1`, { state: "active" });
-    await upload(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n", [`${INPUTS}c.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}b.jsonl`]: "{}\n", [`${INPUTS}c.jsonl`]: "{}\n" });
 
     // One job in flight and a limit of one: both later uploads wait, claiming nothing.
     for (const [id, name] of [
@@ -448,7 +487,7 @@ describe("maxConcurrentJobs", () => {
   });
 
   it("lets a retried plan call of a run that already holds its inputs through, whatever the count", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     const first = await planned(await plan(event("e-1", `${INPUTS}a.jsonl`), planDeps(true, 1)));
     // The same call again (the workflow retried it): the same run, not a wait.
     await gcs.bucket.file(first.run.manifestUri.replace(`gs://${BUCKET}/`, "")).delete();
@@ -469,7 +508,7 @@ function event(eventId: string, object: string, waitedSeconds = 0) {
 
 describe("runs from before open markers", () => {
   it("settles a holder past its lease from its task records, so its finished output is not processed again", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n", [`${INPUTS}b.jsonl`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     // As an older version left it: no open marker; task 0 finished, task 1 never ran.
     await gcs.bucket.file(`${OPEN}${run.runId}.json`).delete();
@@ -497,10 +536,10 @@ describe("runs from before open markers", () => {
 
 describe("a re-uploaded input is never stranded", () => {
   it("waits while a live run holds the old generation, then plans the new one once that run settles", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}x`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
     probe.executions.set(`${EXECUTION}e-1`, { state: "active" });
-    const gen2 = (await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n{}\n" }))[`${INPUTS}x`];
+    const gen2 = (await uploadPending(gcs.bucket, { [`${INPUTS}x`]: "{}\n{}\n" }))[`${INPUTS}x`];
 
     const held = await planEvent("e-2");
     expect(held).toMatchObject({ runId: null, waitSeconds: 2 });
@@ -553,7 +592,7 @@ describe("a stage that failed before there was a run", () => {
   });
 
   it("sends one FAILED message naming the stage and the input, however often it is reported", async () => {
-    const generation = (await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n" }))[`${INPUTS}x`];
+    const generation = (await uploadPending(gcs.bucket, { [`${INPUTS}x`]: "{}\n" }))[`${INPUTS}x`];
 
     const answers = await Promise.all([1, 2, 3].map(() => notifyStageFailure(failure("e-9"), notifyDeps())));
 
@@ -584,7 +623,7 @@ describe("a stage that failed before there was a run", () => {
   });
 
   it("settles the run as interrupted when plan had written its manifest before failing", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}x`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}x`]: "{}\n" });
     const { run, inputs } = await planned(await planEvent("e-1"));
 
     const answer = await notifyStageFailure(failure("e-1"), notifyDeps());
