@@ -12,6 +12,7 @@
 // then the emulator starts on that directory. The seeded history is as the sweeps that processed it left
 // it: the client's watermark (functions/plan/watermark.ts) stands at the newest processed input (written
 // through the API). The new inputs are uploaded through the API; only plan() is timed.
+
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +27,7 @@ import { watermarkName } from "../functions/plan/watermark.ts";
 import { claimNameFor } from "../functions/shared/claims.ts";
 import { writeJsonIfGeneration } from "../functions/shared/gcs.ts";
 import { mapLimit } from "../functions/shared/limit.ts";
+import { bucketRegistry, writeRegistryObject } from "../functions/shared/registry.ts";
 import { FsBackend } from "../local/gcs/backend/fs.ts";
 import type { ObjectRecord } from "../local/gcs/backend/types.ts";
 import { type GcsEmulator, startGcsEmulator } from "../local/gcs/index.ts";
@@ -165,6 +167,8 @@ async function openLane(
   );
   const storage = new Storage({ apiEndpoint: emulator.url, projectId: "bench" });
   const bucket = storage.bucket(config.platform.bucket);
+  const client = config.clients.get(clientId);
+  if (client !== undefined) await writeRegistryObject(bucket, product, client);
   if (processed > 0) {
     const w = { schemaVersion: 1, generation: newest, updatedAt: new Date().toISOString() };
     await writeJsonIfGeneration(bucket.file(watermarkName(product, clientId)), w, "0");
@@ -179,6 +183,8 @@ async function openLane(
     deps: {
       storage,
       config,
+      // As deployed: the client's registry object, read through the 30 s per-instance cache.
+      registry: bucketRegistry(bucket, product),
       pubsub: options.pubsub,
       now: () => new Date(),
       logger: createLogger({ component: "plan", level: "warn" }),

@@ -13,6 +13,7 @@ import {
   workflowName,
 } from "../core/resource-names.ts";
 import { workflowEnv } from "../core/workflow-env.ts";
+import { syncRegistry } from "../functions/shared/registry.ts";
 import { buildWorkerBundle } from "../worker/build.ts";
 import {
   type BatchLocalConfig,
@@ -200,6 +201,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const bucket = storage.bucket(platform.bucket);
     const [bucketExists] = await bucket.exists();
     if (!bucketExists) await storage.createBucket(platform.bucket, { location: platform.region });
+    // The client registry, as the client stacks would deploy it: plan and notify read each client's config
+    // from it. Clients no longer in the config (a restart on the same directory) are offboarded.
+    const offboarded = await syncRegistry(bucket, config);
+    if (offboarded.length > 0)
+      logger.info({ clients: offboarded }, "registry objects of removed clients deleted");
 
     await createTopics();
 

@@ -4,6 +4,7 @@ import { Storage } from "@google-cloud/storage";
 import { z } from "zod";
 import { loadFunctionConfig } from "../shared/config.ts";
 import { httpShell, parseRequest } from "../shared/http.ts";
+import { bucketRegistry } from "../shared/registry.ts";
 import { notify, notifyStageFailure } from "./notify.ts";
 import { notifyRequestSchema, stageFailureRequestSchema } from "./request.ts";
 
@@ -17,9 +18,12 @@ functions.http(
     init: () => {
       const config = loadFunctionConfig(process.env, import.meta.url);
       // Both clients honour STORAGE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST, so the local cloud needs nothing else.
+      const storage = new Storage({ projectId: config.platform.project });
       return {
         config,
-        storage: new Storage({ projectId: config.platform.project }),
+        storage,
+        // Clients come from their registry objects in the platform bucket, cached per instance (30 s).
+        registry: bucketRegistry(storage.bucket(config.platform.bucket), config.platform.product),
         pubsub: new PubSub({ projectId: config.platform.project }),
       };
     },

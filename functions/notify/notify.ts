@@ -22,7 +22,6 @@ import {
   undeliveredName,
 } from "../../core/runs.ts";
 import { claimNameFor, readClaim, writeClaim } from "../shared/claims.ts";
-import { requestClient } from "../shared/config.ts";
 import { BadRequestError, isNotFound } from "../shared/errors.ts";
 import {
   InvalidRecordError,
@@ -33,6 +32,7 @@ import {
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
 import { markPending } from "../shared/pending-index.ts";
+import type { ClientRegistry } from "../shared/registry.ts";
 import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
 import { type JobOutcome, outcomeOf, type RecordRead, settle } from "./outcomes.ts";
 import { DEFAULT_RETRY, publishJson, type RetryPolicy } from "./publish.ts";
@@ -41,7 +41,10 @@ import type { NotifyRequest, StageFailureRequest } from "./request.ts";
 export interface NotifyDeps {
   storage: Storage;
   pubsub: PubSub;
+  /** The platform part of the config; clients come from `registry`. */
   config: BatchlineConfig;
+  /** Where a client's config is read at run time (functions/shared/registry.ts). */
+  registry: ClientRegistry;
   now: () => Date;
   logger: Logger;
   /** Backoff for transient publish errors. */
@@ -77,6 +80,25 @@ export interface NotifyResponse {
 const RECORD_CONCURRENCY = 32;
 
 /**
+ * What notify needs of a client: its id and poison threshold, from its registry object. A run whose client was
+ * offboarded meanwhile (registry object deleted) is still settled and reported like any other: its claims
+ * use the platform's maxInputFailures, and its message goes to the client's topic if that still exists (if
+ * the topic was destroyed, the publish fails with Pub/Sub's NOT_FOUND naming the topic, and the summary keeps
+ * the run's outcome without a message id). See docs/deploy.md "Offboarding a client".
+ */
+async function clientRules(deps: NotifyDeps, id: string): Promise<{ id: string; maxInputFailures: number }> {
+  const client = await deps.registry.find(id);
+  if (client === null) {
+    deps.logger.warn(
+      { client: id },
+      "client has no registry object (offboarded?): settling its run with the platform's maxInputFailures",
+    );
+    return { id, maxInputFailures: deps.config.platform.maxInputFailures };
+  }
+  return { id: client.id, maxInputFailures: maxInputFailuresFor(deps.config.platform, client) };
+}
+
+/**
  * Ends a run: reads its manifest and task records, settles the claims, writes `summary.json` and publishes
  * the v1 result message. Idempotent: once the summary exists its message is the run's message, published
  * again (same content) only if no publish was recorded.
@@ -87,7 +109,7 @@ export async function notify(
   options: NotifyOptions = {},
 ): Promise<NotifyResponse> {
   const { platform } = deps.config;
-  const client = requestClient(deps.config, request.client);
+  const client = await clientRules(deps, request.client);
   const product = platform.product;
   const { runId } = request;
   const headerName = runRecordName(product, client.id, runId, "manifest.json");
@@ -130,7 +152,7 @@ export async function notify(
     RECORD_CONCURRENCY,
     (i) => readTaskRecord(bucket, runRecordName(product, client.id, runId, `tasks/${i}.json`)),
   );
-  const maxFailures = maxInputFailuresFor(platform, client);
+  const maxFailures = client.maxInputFailures;
 
   const settled = await mapLimit(inputs, STORAGE_CONCURRENCY, async (input): Promise<SummaryInput> => {
     const outcome = outcomeOf(input, records[input.index] ?? { kind: "missing" }, job, interrupted);
@@ -211,7 +233,7 @@ export async function notifyStageFailure(
   deps: NotifyDeps,
 ): Promise<NotifyResponse> {
   const { platform } = deps.config;
-  const client = requestClient(deps.config, request.client);
+  const client = await clientRules(deps, request.client);
   const product = platform.product;
   const runId = computeRunId({
     product,

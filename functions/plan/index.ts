@@ -4,6 +4,7 @@ import { Storage } from "@google-cloud/storage";
 import { loadFunctionConfig } from "../shared/config.ts";
 import { httpShell } from "../shared/http.ts";
 import { officialProbe } from "../shared/probe.ts";
+import { bucketRegistry } from "../shared/registry.ts";
 import { plan } from "./plan.ts";
 import { planRequestSchema } from "./request.ts";
 
@@ -18,9 +19,12 @@ functions.http(
       // Storage and Pub/Sub honour STORAGE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST; the probe's Workflows and Batch
       // clients BATCHLINE_WORKFLOWS_ENDPOINT / BATCHLINE_BATCH_ENDPOINT. Pub/Sub and the probe are for
       // recovery: settling a run whose execution ended without notify (recover.ts).
+      const storage = new Storage({ projectId: config.platform.project });
       return {
         config,
-        storage: new Storage({ projectId: config.platform.project }),
+        storage,
+        // Clients come from their registry objects in the platform bucket, cached per instance (30 s).
+        registry: bucketRegistry(storage.bucket(config.platform.bucket), config.platform.product),
         pubsub: new PubSub({ projectId: config.platform.project }),
         probe: officialProbe(process.env),
       };

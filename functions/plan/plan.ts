@@ -20,7 +20,6 @@ import {
 import { containerJobBody } from "../../core/workload.ts";
 import { notify, republish } from "../notify/notify.ts";
 import { type ClaimRead, claimNameFor, leaseExpiresAt, readClaim, writeClaim } from "../shared/claims.ts";
-import { requestClient } from "../shared/config.ts";
 import { isNotFound } from "../shared/errors.ts";
 import { listObjects, readRecordOrNull, writeJsonIfGeneration } from "../shared/gcs.ts";
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
@@ -34,6 +33,7 @@ import {
   type PendingMarker,
 } from "../shared/pending-index.ts";
 import type { RunProbe } from "../shared/probe.ts";
+import type { ClientRegistry } from "../shared/registry.ts";
 import { acquirePlanLock, planLockName, releasePlanLock } from "./lock.ts";
 import { type HeldInput, writeHeader, writeShards } from "./manifest.ts";
 import {
@@ -58,7 +58,10 @@ import { advanceWatermark, isFinal, type ListedInput, nextWatermark, readWaterma
 
 export interface PlanDeps {
   storage: Storage;
+  /** The platform part of the config; clients come from `registry`. */
   config: BatchlineConfig;
+  /** Where a client's config is read at run time (functions/shared/registry.ts). */
+  registry: ClientRegistry;
   now: () => Date;
   logger: Logger;
   /**
@@ -243,7 +246,7 @@ interface Candidates {
  * docs/architecture.md "Guarantees".
  */
 export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanResponse> {
-  const ctx = runContext(request, deps);
+  const ctx = await runContext(request, deps);
   const existing = await readRecordOrNull(ctx.bucket.file(ctx.headerName), manifestSchema);
   if (existing !== null) {
     ctx.logger.info({ taskCount: existing.taskCount }, "run already planned; returning its manifest");
@@ -270,9 +273,10 @@ export async function plan(request: PlanRequest, deps: PlanDeps): Promise<PlanRe
   return response;
 }
 
-function runContext(request: PlanRequest, deps: PlanDeps): RunContext {
+async function runContext(request: PlanRequest, deps: PlanDeps): Promise<RunContext> {
   const { platform } = deps.config;
-  const client = requestClient(deps.config, request.client);
+  // The client's config comes from its registry object (cached; UnknownClientError when there is none).
+  const client = await deps.registry.get(request.client);
   const product = platform.product;
   const runId = computeRunId({
     product,
@@ -920,11 +924,25 @@ async function recover(
     logger,
     probe: deps.probe ?? null,
     republish: (id) =>
-      republish(client, id, { storage: deps.storage, pubsub, config: deps.config, now: deps.now, logger }),
+      republish(client, id, {
+        storage: deps.storage,
+        pubsub,
+        config: deps.config,
+        registry: deps.registry,
+        now: deps.now,
+        logger,
+      }),
     settle: (request, why) =>
       notify(
         request,
-        { storage: deps.storage, pubsub, config: deps.config, now: deps.now, logger },
+        {
+          storage: deps.storage,
+          pubsub,
+          config: deps.config,
+          registry: deps.registry,
+          now: deps.now,
+          logger,
+        },
         { recovery: why },
       ),
   };

@@ -4,12 +4,12 @@ import { fileURLToPath } from "node:url";
 import { type BatchlineConfig, loadConfig, parseConfigText } from "../../core/config/load.ts";
 import { type ClientConfig, clientConfigSchema, platformConfigSchema } from "../../core/config/schema.ts";
 import { ConfigError } from "../../core/errors.ts";
-import { BadRequestError } from "./errors.ts";
 
 /**
- * Where a function instance gets its config, in order:
- * - `BATCHLINE_CONFIG`: the validated config as JSON, `{"platform": …, "clients": {id: …}}` (what the
- *   deployed functions get from infra);
+ * Where a function instance gets its config (plan and notify use its platform part; a client's config is read
+ * from the client's registry object at run time, functions/shared/registry.ts), in order:
+ * - `BATCHLINE_CONFIG`: the validated config as JSON, `{"platform": …}` (what the deployed functions get from
+ *   infra; `"clients": {id: …}` is accepted too);
  * - `BATCHLINE_CONFIG_DIR`: a directory with `platform.yaml` and `clients/*.yaml`;
  * - otherwise the nearest `config/` with a `platform.yaml`, from the bundle's own directory upwards
  *   (next to the bundle when deployed, the repository's `config/` when run from source).
@@ -62,7 +62,8 @@ export function parseConfigJson(json: string): BatchlineConfig {
   if (unknown.length > 0) {
     throw new ConfigError("BATCHLINE_CONFIG", [{ field: unknown.join(", "), message: "is not a known key" }]);
   }
-  if (clients === null || typeof clients !== "object" || Array.isArray(clients)) {
+  // Deployed functions get the platform part only: clients come from the registry (functions/shared/registry.ts).
+  if (clients !== undefined && (clients === null || typeof clients !== "object" || Array.isArray(clients))) {
     throw new ConfigError("BATCHLINE_CONFIG", [
       { field: "clients", message: "must be an object of clients by id" },
     ]);
@@ -74,7 +75,7 @@ export function parseConfigJson(json: string): BatchlineConfig {
     platformConfigSchema,
   );
   const parsedClients = new Map<string, ClientConfig>();
-  for (const id of Object.keys(clients).sort()) {
+  for (const id of Object.keys(clients ?? {}).sort()) {
     const where = `BATCHLINE_CONFIG.clients.${id}`;
     const client = parseConfigText(
       where,
@@ -89,14 +90,4 @@ export function parseConfigJson(json: string): BatchlineConfig {
     parsedClients.set(id, client);
   }
   return { platform: parsedPlatform, clients: parsedClients };
-}
-
-/** The configured client a request names, or a 400 naming the client and the configured ones. */
-export function requestClient(config: BatchlineConfig, id: string): ClientConfig {
-  const client = config.clients.get(id);
-  if (client === undefined) {
-    const known = [...config.clients.keys()].join(", ") || "none";
-    throw new BadRequestError(`unknown client "${id}" (configured clients: ${known})`, "client");
-  }
-  return client;
 }

@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import type { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { resultMessageV1Schema } from "../../../core/messages.ts";
-import { CONFIG_DIR } from "../../fixtures/functions/config.ts";
+import { writeRegistryObject } from "../../../functions/shared/registry.ts";
+import { CONFIG_DIR, testConfig } from "../../fixtures/functions/config.ts";
 import {
   type Gcs,
   type Inbox,
@@ -35,6 +36,8 @@ async function listen(server: Server): Promise<string> {
 
 beforeAll(async () => {
   gcs = await startGcs(BUCKET);
+  // What the client stacks deploy: the functions read clients from their registry objects.
+  for (const client of testConfig().clients.values()) await writeRegistryObject(gcs.bucket, "shop", client);
   process.env.BATCHLINE_CONFIG_DIR = CONFIG_DIR;
   process.env.STORAGE_EMULATOR_HOST = gcs.emulator.url;
   process.env.PUBSUB_EMULATOR_HOST = inject("pubsubEmulatorHost");
@@ -151,7 +154,12 @@ describe("plan and notify over HTTP", () => {
     expect(await post(planUrl, { client: "nobody", trigger: { type: "manual" }, runKey: "k" })).toEqual({
       status: 400,
       json: {
-        error: { message: 'unknown client "nobody" (configured clients: acme, nightly)', field: "client" },
+        error: {
+          message:
+            `unknown client "nobody": its registry object gs://${BUCKET}/registry/shop/nobody.json does not exist ` +
+            "(the client was never deployed, or was offboarded; deploy its client stack to onboard it)",
+          field: "client",
+        },
       },
       text: expect.any(String),
       contentType: expect.stringContaining("application/json"),

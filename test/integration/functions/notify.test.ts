@@ -20,6 +20,7 @@ import {
   readClaimState,
   readManifest,
   readSummary,
+  registryOf,
   startGcs,
   subscribe,
   taskRecord,
@@ -74,6 +75,7 @@ function notifyDeps(config: BatchlineConfig = testConfig()): NotifyDeps {
     storage: gcs.storage,
     pubsub,
     config,
+    registry: registryOf(gcs.bucket, config),
     now: () => FINISHED,
     logger: memoryLogger("notify").logger,
     publishRetry: fastRetry,
@@ -96,7 +98,13 @@ async function planRun(
       : { type: "event" as const, object: `shop/${client}/inputs/x`, eventId: runKey };
   const response = await plan(
     { client, trigger, runKey },
-    { storage: gcs.storage, config: testConfig(), now: () => PLANNED, logger: memoryLogger("plan").logger },
+    {
+      storage: gcs.storage,
+      config: testConfig(),
+      registry: registryOf(gcs.bucket, testConfig()),
+      now: () => PLANNED,
+      logger: memoryLogger("plan").logger,
+    },
   );
   if (response.runId === null) throw new Error("nothing planned");
   const run = response as PlannedRun;

@@ -15,6 +15,7 @@ import {
   readClaimState,
   readJsonObject,
   readManifest,
+  registryOf,
   startGcs,
   upload,
   uploadPending,
@@ -47,6 +48,7 @@ function deps(options: { storage?: Storage; now?: Date; maxInputsPerRun?: number
   return {
     storage: options.storage ?? gcs.storage,
     config,
+    registry: registryOf(gcs.bucket, config),
     now: () => now,
     logger: memoryLogger("plan").logger,
   };

@@ -16,6 +16,7 @@ import {
   readClaimState,
   readJsonObject,
   readManifest,
+  registryOf,
   startGcs,
   upload,
   uploadPending,
@@ -35,7 +36,13 @@ afterEach(async () => {
 });
 
 function deps(config: BatchlineConfig = testConfig(), now = NOW) {
-  return { storage: gcs.storage, config, now: () => now, logger: memoryLogger("plan").logger };
+  return {
+    storage: gcs.storage,
+    config,
+    registry: registryOf(gcs.bucket, config),
+    now: () => now,
+    logger: memoryLogger("plan").logger,
+  };
 }
 
 function event(runKey: string, client = "acme"): PlanRequest {
@@ -94,7 +101,8 @@ describe("plan", () => {
   it("does nothing, and writes nothing, when no input is pending", async () => {
     const response = await plan(event("e-empty"), deps());
     expect(response).toEqual({ runId: null, taskCount: 0, inputCount: 0, rejectedCount: 0 });
-    expect(await names(gcs.bucket)).toEqual([]);
+    // Only what the client stack deployed (its registry object, written by the test's registry).
+    expect(await names(gcs.bucket)).toEqual(["registry/shop/acme.json"]);
   });
 
   it("claims every pending input and writes a manifest that lists them with their names", async () => {
@@ -461,10 +469,25 @@ describe("plan", () => {
     expect(inputs.map((i) => i.object)).toEqual([`${INPUTS}f0000.jsonl`, `${INPUTS}f0001.jsonl`]);
   });
 
-  it("refuses an unknown client, naming it", async () => {
+  it("refuses a client with no registry object, naming the client and the object", async () => {
     const run = plan(event("e-x", "nobody"), deps());
     await expect(run).rejects.toBeInstanceOf(BadRequestError);
-    await expect(run).rejects.toThrow('unknown client "nobody" (configured clients: acme, nightly)');
+    await expect(run).rejects.toThrow(
+      `unknown client "nobody": its registry object gs://${BUCKET}/registry/shop/nobody.json does not exist`,
+    );
+    expect(await names(gcs.bucket, "shop/nobody/")).toEqual([]);
+  });
+
+  it("refuses an offboarded client: its registry object was deleted, its inputs stay", async () => {
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "a\n" });
+    const config = testConfig();
+    expect(planned(await plan(event("e-on"), deps(config))).inputCount).toBe(1);
+    config.clients.delete("acme");
+    await uploadPending(gcs.bucket, { [`${INPUTS}b.jsonl`]: "b\n" });
+    await expect(plan(event("e-off"), deps(config))).rejects.toThrow(
+      `unknown client "acme": its registry object gs://${BUCKET}/registry/shop/acme.json does not exist`,
+    );
+    expect(await names(gcs.bucket, `${INPUTS}`)).toEqual([`${INPUTS}a.jsonl`, `${INPUTS}b.jsonl`]);
   });
 });
 
@@ -490,7 +513,7 @@ describe("plan for a container client", () => {
   }
 
   it("returns the whole job body, valid for Batch, the same on a repeated call; the manifest names the image", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.csv`]: "a\n", [`${INPUTS}b.csv`]: "b\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.csv`]: "a\n", [`${INPUTS}b.csv`]: "b\n" });
     const config = containerConfig();
     const first = planned(await plan(event("e-c"), deps(config)));
     const again = planned(await plan(event("e-c"), deps(config)));
@@ -517,7 +540,7 @@ describe("plan for a container client", () => {
   });
 
   it("returns no job body for a built-in client", async () => {
-    await upload(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
+    await uploadPending(gcs.bucket, { [`${INPUTS}a.jsonl`]: "{}\n" });
     expect(planned(await plan(event("e-b"), deps())).jobBody).toBeUndefined();
   });
 });

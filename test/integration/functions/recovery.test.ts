@@ -19,6 +19,7 @@ import {
   readClaimState,
   readJsonObject,
   readManifest,
+  registryOf,
   startGcs,
   subscribe,
   taskRecord,
@@ -91,6 +92,7 @@ function planDeps(withProbe = true, maxConcurrentJobs?: number): PlanDeps {
   return {
     storage: gcs.storage,
     config,
+    registry: registryOf(gcs.bucket, config),
     now: () => now,
     logger: memoryLogger("plan").logger,
     pubsub,
@@ -103,6 +105,7 @@ function notifyDeps(): NotifyDeps {
     storage: gcs.storage,
     pubsub,
     config: testConfig(),
+    registry: registryOf(gcs.bucket, testConfig()),
     now: () => now,
     logger: memoryLogger("notify").logger,
     publishRetry: fastRetry,
