@@ -188,3 +188,13 @@ export function parseGsUri(uri: string): { bucket: string; name: string } {
   if (!m?.[1] || !m[2]) throw new ObjectNameError(uri, "is not a gs://BUCKET/OBJECT URI");
   return { bucket: m[1], name: m[2] };
 }
+
+/**
+ * The storage fields a new object gets for retention: run records (`<product>/<client>/runs/…`) carry GCS's
+ * `customTime` (the time written), so the bucket's one lifecycle rule, `daysSinceCustomTime` on the product's
+ * prefix (infra/constructs/platform-bucket.ts), deletes them and never an input, output, error or claim, which
+ * have no custom time. One rule for every client: onboarding a client never changes the bucket.
+ */
+export function retentionFields(name: string, now: Date = new Date()): { customTime?: string } {
+  return name.split("/")[2] === "runs" ? { customTime: now.toISOString() } : {};
+}

@@ -15,7 +15,7 @@ export interface FunctionValues {
   workerImage: string;
   /** Email of the service account Batch jobs run as. */
   batchServiceAccount: string;
-  /** The validated platform and client config as JSON (`{"platform": …, "clients": {id: …}}`). */
+  /** The validated platform config as JSON (`{"platform": …}`); clients are read from the registry. */
   configJson: string;
 }
 
@@ -51,7 +51,8 @@ export const FUNCTION_ENV: readonly EnvVarSpec[] = [
   },
   {
     name: "BATCHLINE_CONFIG",
-    description: "platform and client config as validated JSON; parse it with core's schemas",
+    description:
+      "platform config as validated JSON; parse it with core's schemas (clients come from the registry objects)",
     value: (v) => v.configJson,
   },
 ];
@@ -93,7 +94,7 @@ export function functionEnv(values: FunctionValues): Record<string, string> {
   if (big) {
     throw new InfraError(
       `function environment variable ${big} is longer than Cloud Run's 32 KiB; ` +
-        "the client configs have outgrown the environment",
+        "the platform config has outgrown the environment",
     );
   }
   return env;

@@ -2,7 +2,7 @@ import type { Bucket, File, Storage } from "@google-cloud/storage";
 import { httpStatusOf } from "../core/classify.ts";
 import { BatchlineError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { gsUri, runRecordName } from "../core/naming.ts";
+import { gsUri, retentionFields, runRecordName } from "../core/naming.ts";
 import { readObject } from "../core/object-read.ts";
 import { EXIT, type ManifestInput, type TaskRecord } from "../core/runs.ts";
 import { exitCodeFor, verdictFor } from "./classify.ts";
@@ -277,5 +277,6 @@ export async function writeTaskRecord(
   await bucket.file(name).save(`${JSON.stringify(record, null, 2)}\n`, {
     resumable: false,
     contentType: "application/json",
+    metadata: retentionFields(name),
   });
 }

@@ -8,7 +8,8 @@ import { BatchlineError, ObjectNameError } from "../../core/errors.ts";
 import { runId as computeRunId, topicName } from "../../core/ids.ts";
 import type { Logger } from "../../core/logger.ts";
 import { type ResultMessageV1, resultMessageAttributes, resultMessageV1Schema } from "../../core/messages.ts";
-import { areaPrefix, gsUri, parseGsUri, runRecordName } from "../../core/naming.ts";
+import { areaPrefix, gsUri, parseGsUri, retentionFields, runRecordName } from "../../core/naming.ts";
+import { registryObjectName } from "../../core/registry.ts";
 import {
   type Manifest,
   type ManifestInput,
@@ -32,7 +33,7 @@ import {
 import { mapLimit, STORAGE_CONCURRENCY } from "../shared/limit.ts";
 import { readShards } from "../shared/manifest.ts";
 import { markPending } from "../shared/pending-index.ts";
-import type { ClientRegistry } from "../shared/registry.ts";
+import { type ClientRegistry, UnknownClientError } from "../shared/registry.ts";
 import { buildMessage, rejectedInputs, type SummaryInput, summaryInput } from "./message.ts";
 import { type JobOutcome, outcomeOf, type RecordRead, settle } from "./outcomes.ts";
 import { DEFAULT_RETRY, publishJson, type RetryPolicy } from "./publish.ts";
@@ -86,16 +87,23 @@ const RECORD_CONCURRENCY = 32;
  * the topic was destroyed, the publish fails with Pub/Sub's NOT_FOUND naming the topic, and the summary keeps
  * the run's outcome without a message id). See docs/deploy.md "Offboarding a client".
  */
-async function clientRules(deps: NotifyDeps, id: string): Promise<{ id: string; maxInputFailures: number }> {
+async function clientRules(
+  deps: NotifyDeps,
+  id: string,
+): Promise<{ id: string; maxInputFailures: number; registered: boolean }> {
   const client = await deps.registry.find(id);
   if (client === null) {
     deps.logger.warn(
       { client: id },
       "client has no registry object (offboarded?): settling its run with the platform's maxInputFailures",
     );
-    return { id, maxInputFailures: deps.config.platform.maxInputFailures };
+    return { id, maxInputFailures: deps.config.platform.maxInputFailures, registered: false };
   }
-  return { id: client.id, maxInputFailures: maxInputFailuresFor(deps.config.platform, client) };
+  return {
+    id: client.id,
+    maxInputFailures: maxInputFailuresFor(deps.config.platform, client),
+    registered: true,
+  };
 }
 
 /**
@@ -234,6 +242,17 @@ export async function notifyStageFailure(
 ): Promise<NotifyResponse> {
   const { platform } = deps.config;
   const client = await clientRules(deps, request.client);
+  if (!client.registered) {
+    // A stage failed for a client with no registry object: if its topic is gone too (never onboarded, or
+    // offboarded and destroyed), there is no one to tell and nothing of it to settle: say so, by name.
+    const [topicExists] = await deps.pubsub.topic(topicName(platform.product, client.id)).exists();
+    if (!topicExists) {
+      throw new UnknownClientError(
+        client.id,
+        gsUri(platform.bucket, registryObjectName(platform.product, client.id)),
+      );
+    }
+  }
   const product = platform.product;
   const runId = computeRunId({
     product,
@@ -449,7 +468,11 @@ async function keepUndelivered(
   };
   const where = gsUri(file.bucket.name, file.name);
   try {
-    await file.save(`${JSON.stringify(record)}\n`, { resumable: false, contentType: "application/json" });
+    await file.save(`${JSON.stringify(record)}\n`, {
+      resumable: false,
+      contentType: "application/json",
+      metadata: retentionFields(file.name, now),
+    });
   } catch (saveErr) {
     logger.error({ err: saveErr }, `could not keep the undelivered message at ${where}`);
     return `the message is still in the run's summary.json`;

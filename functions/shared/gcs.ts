@@ -1,7 +1,7 @@
 import type { Bucket, File } from "@google-cloud/storage";
 import type { z } from "zod";
 import { BatchlineError, describeValue } from "../../core/errors.ts";
-import { gsUri } from "../../core/naming.ts";
+import { gsUri, retentionFields } from "../../core/naming.ts";
 import { downloadObject } from "../../core/object-read.ts";
 import { schemaProblems } from "../../core/schema-problems.ts";
 import { isNotFound, isPreconditionFailed } from "./errors.ts";
@@ -137,7 +137,10 @@ export async function writeIfGeneration(
     await file.save(body, {
       resumable: false,
       contentType: options.contentType ?? "application/json",
-      metadata: options.metadata === undefined ? {} : { metadata: options.metadata },
+      metadata: {
+        ...retentionFields(file.name),
+        ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+      },
       preconditionOpts: { ifGenerationMatch: options.ifGenerationMatch },
     });
   } catch (err) {

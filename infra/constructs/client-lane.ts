@@ -1,6 +1,8 @@
+import { StorageBucketObject } from "@cdktf/provider-google/lib/storage-bucket-object/index.js";
 import { Construct } from "constructs";
 import type { ClientConfig, PlatformConfig } from "../../core/config/schema.ts";
 import { topicName } from "../../core/ids.ts";
+import { registryDocument, registryObjectName } from "../../core/registry.ts";
 import { platformAccountId, serviceAccountEmail, serviceAccountMember } from "../names.ts";
 import { ClientPrincipals } from "./client-principals.ts";
 import { ClientSchedule } from "./client-schedule.ts";
@@ -15,14 +17,15 @@ export interface ClientLaneProps {
 }
 
 /**
- * Everything one client has: its principals and their bucket access, the worker account its Batch tasks run
- * as, its upload trigger, its result topic
- * and, when it has a schedule, its scheduler job. Platform resources are named, not referenced (names.ts),
+ * Everything one client has: its registry object (its resolved config, which plan and notify read at run
+ * time), its principals and their bucket access, the worker account its Batch tasks run as, its upload
+ * trigger, its result topic and, when it has a schedule, its scheduler job. Platform resources are named, not referenced (names.ts),
  * so the lane deploys on its own once the platform exists.
  */
 export class ClientLane extends Construct {
   readonly principals: ClientPrincipals;
   readonly worker: ClientWorker;
+  readonly registration: StorageBucketObject;
 
   constructor(scope: Construct, id: string, props: ClientLaneProps) {
     super(scope, id);
@@ -31,6 +34,15 @@ export class ClientLane extends Construct {
     const platformEmail = (role: "notify" | "plan" | "trigger" | "scheduler") =>
       serviceAccountEmail(platformAccountId(product, role), project);
 
+    // The registry object: deploying it onboards the client into the functions, destroying it offboards it.
+    // Terraform writes it with the deployer's credentials (storage.objects.create on the
+    // platform bucket); the functions read it with the bucket access the platform stack gives them.
+    this.registration = new StorageBucketObject(this, "registry", {
+      bucket,
+      name: registryObjectName(product, client.id),
+      content: registryDocument(product, client),
+      contentType: "application/json",
+    });
     this.principals = new ClientPrincipals(this, "principals", { project, product, client });
     new ClientStorageAccess(this, "storage", {
       bucket,

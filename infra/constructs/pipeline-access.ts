@@ -1,5 +1,4 @@
 import { ArtifactRegistryRepositoryIamMember } from "@cdktf/provider-google/lib/artifact-registry-repository-iam-member/index.js";
-import { SecretManagerSecretIamMember } from "@cdktf/provider-google/lib/secret-manager-secret-iam-member/index.js";
 import { ServiceAccountIamMember } from "@cdktf/provider-google/lib/service-account-iam-member/index.js";
 import { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucket-iam-member/index.js";
 import { Construct } from "constructs";
@@ -31,17 +30,14 @@ export interface PipelineAccessProps {
   repository: ArtifactRepository;
   /** Bucket holding the function bundles (not managed here: it exists before the first deploy). */
   functionsBucket: string;
-  /** Secrets any client's jobs read (platform defaults and client overrides). */
-  secrets: readonly SecretRef[];
 }
 
 /**
  * Grants among the platform's own parts, each on the one resource it concerns: the data bucket, the image
  * repository, the bundle bucket, the worker account and the jobs' secrets. Invoking the functions is
  * granted next to the functions (PipelineFunctions).
- *
- * Secret grants live here, not in client stacks, because two clients may share a secret: the same
- * `*_iam_member` in two states would be removed by whichever stack is destroyed first.
+ * Jobs' secrets are granted in each client stack to that client's own worker account (ClientWorker), one
+ * binding per client and secret, so nothing here depends on the client list.
  */
 export class PipelineAccess extends Construct {
   constructor(scope: Construct, id: string, props: PipelineAccessProps) {
@@ -88,14 +84,5 @@ export class PipelineAccess extends Construct {
       role: ROLES.serviceAccountUser,
       member: accounts.member("workflow"),
     });
-
-    for (const secret of props.secrets) {
-      new SecretManagerSecretIamMember(this, `secret-${secret.project}-${secret.secret}`, {
-        project: secret.project,
-        secretId: secret.secret,
-        role: ROLES.secretAccessor,
-        member: accounts.member("worker"),
-      });
-    }
   }
 }

@@ -4,7 +4,6 @@ import {
 } from "@cdktf/provider-google/lib/storage-bucket/index.js";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { type Area, areaPrefix } from "../../core/naming.ts";
 
 /**
  * How long run records are kept, in days. Claims have no retention: a claim lives as long as its input (a
@@ -23,28 +22,24 @@ export interface PlatformBucketProps {
   /** Region; the bucket is regional, next to the workflow and the Batch jobs. */
   region: string;
   product: string;
-  /** Every client id; lifecycle rules list each client's prefixes. */
-  clients: readonly string[];
   retention: Retention;
   dependsOn?: ITerraformDependable[];
 }
 
 /**
- * Builds the bucket's lifecycle rules: delete `runs/` objects after their retention. A rule
- * with an empty `matches_prefix` would match every object in the bucket, so with no clients there are no
- * rules at all.
+ * Builds the bucket's lifecycle rules: delete run records after their retention. One rule for the product,
+ * whatever its clients: GCS's `matches_prefix` is a literal prefix, so it cannot match every `<product>/<client>/runs/`;
+ * instead every run record is written with a `customTime` (core/naming.ts retentionFields) and the rule
+ * matches `daysSinceCustomTime` under `<product>/`. Inputs, outputs, errors and claims have no custom time,
+ * which GCS never matches, so they are kept. The client registry (`registry/`) is outside the prefix.
  */
-export function lifecycleRules(
-  product: string,
-  clients: readonly string[],
-  retention: Retention,
-): StorageBucketLifecycleRule[] {
-  if (clients.length === 0) return [];
-  const rule = (area: Area, days: number): StorageBucketLifecycleRule => ({
-    action: { type: "Delete" },
-    condition: { age: days, matchesPrefix: clients.map((c) => areaPrefix(product, c, area)) },
-  });
-  return [rule("runs", retention.runsDays)];
+export function lifecycleRules(product: string, retention: Retention): StorageBucketLifecycleRule[] {
+  return [
+    {
+      action: { type: "Delete" },
+      condition: { daysSinceCustomTime: retention.runsDays, matchesPrefix: [`${product}/`] },
+    },
+  ];
 }
 
 /** The one bucket for every client's inputs, outputs, run records, errors and claims. */
@@ -64,7 +59,7 @@ export class PlatformBucket extends Construct {
       // Inputs are immutable (clients cannot overwrite) and outputs are re-creatable: no object versions.
       versioning: { enabled: false },
       forceDestroy: false,
-      lifecycleRule: lifecycleRules(props.product, props.clients, props.retention),
+      lifecycleRule: lifecycleRules(props.product, props.retention),
       dependsOn: props.dependsOn,
     });
   }

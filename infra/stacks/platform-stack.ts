@@ -5,7 +5,7 @@ import { workflowEnv } from "../../core/workflow-env.ts";
 import { ArtifactRepository } from "../constructs/artifact-repository.ts";
 import { StorageAuditLogs } from "../constructs/audit-logs.ts";
 import { BatchWorkflow } from "../constructs/batch-workflow.ts";
-import { PipelineAccess, secretsOf } from "../constructs/pipeline-access.ts";
+import { PipelineAccess } from "../constructs/pipeline-access.ts";
 import { PipelineAlerts } from "../constructs/pipeline-alerts.ts";
 import { PipelineFunctions } from "../constructs/pipeline-functions.ts";
 import { DEFAULT_RETENTION, PlatformBucket, type Retention } from "../constructs/platform-bucket.ts";
@@ -43,7 +43,9 @@ export class PlatformStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id);
     const { settings } = props;
-    const { platform, clients } = props.config;
+    // Nothing here depends on the client list: clients reach the functions through the registry
+    // (core/registry.ts, written by each client stack), so onboarding never changes this stack.
+    const { platform } = props.config;
     const { project, region, product } = platform;
     configureBackend(this, id, platform, settings);
     configureProvider(this, platform);
@@ -57,7 +59,6 @@ export class PlatformStack extends TerraformStack {
       name: platform.bucket,
       region,
       product,
-      clients: [...clients.keys()],
       retention: props.retention ?? DEFAULT_RETENTION,
       dependsOn: after,
     });
@@ -67,22 +68,17 @@ export class PlatformStack extends TerraformStack {
       dependsOn: after,
     });
     const functionsBucket = settings.functionsBucket ?? settings.stateBucket ?? defaultDeployBucket(project);
-    const jobSecrets = [
-      platform.jobDefaults.secrets,
-      ...[...clients.values()].map((c) => c.job.secrets),
-    ].flatMap((secrets) => Object.values(secrets ?? {}));
     new PipelineAccess(this, "access", {
       accounts,
       bucket,
       repository,
       functionsBucket,
-      secrets: secretsOf(jobSecrets),
     });
 
     // What the deployed code sees as the platform: the worker image carries the tag this deploy runs.
     const deployed: BatchlineConfig = {
       platform: { ...platform, workerImage: props.workerImageRef },
-      clients,
+      clients: new Map(),
     };
     const functions = new PipelineFunctions(this, "functions", {
       project,
@@ -101,7 +97,7 @@ export class PlatformStack extends TerraformStack {
         bucket: platform.bucket,
         workerImage: props.workerImageRef,
         batchServiceAccount: accounts.email("worker"),
-        configJson: JSON.stringify({ platform: deployed.platform, clients: Object.fromEntries(clients) }),
+        configJson: JSON.stringify({ platform: deployed.platform }),
       }),
       dependsOn: [...after, repository.repository],
     });

@@ -8,9 +8,11 @@ import { Logging } from "@google-cloud/logging";
 import { PassThroughClient } from "google-auth-library";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { loadClientConfig } from "../../core/config/load.ts";
 import { runId as computeRunId } from "../../core/ids.ts";
 import { areaPrefix, runRecordName } from "../../core/naming.ts";
 import { openRunName } from "../../core/runs.ts";
+import { writeRegistryObject } from "../../functions/shared/registry.ts";
 import type { LocalCloud } from "../../local/cloud.ts";
 import { bootE2eCloud, E2E_CONFIG, jsonl } from "./support.ts";
 
@@ -328,19 +330,16 @@ describe("inputs and retry", () => {
   });
 
   it("retry clears a fixed poison input, which the run it starts then processes", async () => {
-    // The fix: the functions are redeployed with a config that raises the poison client's input limit (deployed
-    // functions read BATCHLINE_CONFIG); locally, plan restarts with it.
-    const clients = Object.fromEntries(
-      readdirSync(join(E2E_CONFIG, "clients")).map((f) => {
-        const doc = parse(readFileSync(join(E2E_CONFIG, "clients", f), "utf8")) as Record<string, unknown>;
-        return [doc.id as string, doc];
-      }),
-    );
-    (clients.poison as { job: { env: Record<string, string> } }).job.env.BATCHLINE_MAX_INPUT_BYTES = "100000";
-    process.env.BATCHLINE_CONFIG = JSON.stringify({
-      platform: parse(readFileSync(join(E2E_CONFIG, "platform.yaml"), "utf8")),
-      clients,
-    });
+    // The fix: the poison client's stack is redeployed with a config that raises its input limit, which
+    // rewrites its registry object (what plan reads); plan then restarts, as a fresh instance whose registry
+    // cache is empty (a deployed instance sees the change within the 30 s TTL).
+    const poison = loadClientConfig(join(E2E_CONFIG, "clients", "poison.yaml"));
+    const fixed = {
+      ...poison,
+      job: { ...poison.job, env: { ...poison.job.env, BATCHLINE_MAX_INPUT_BYTES: "100000" } },
+    };
+    const { platform } = cloud.config;
+    await writeRegistryObject(cloud.storage.bucket(platform.bucket), platform.product, fixed);
     const plan = cloud.functions.get("plan");
     const restarts = plan?.restarts() ?? 0;
     process.kill(-(plan?.pid() ?? 0), "SIGKILL");

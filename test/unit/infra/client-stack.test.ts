@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../../core/config/load.ts";
+import { parseRegistryDocument, registryDocument } from "../../../core/registry.ts";
 import { matchesPathPattern } from "../../../core/triggers.ts";
 import { scheduleArgument } from "../../../local/scheduler/index.ts";
 import type { StackJson } from "./support/provider-schema.ts";
 import {
   type Body,
+  FIXTURE_CONFIG,
   findOne,
   resolveAccount,
   resourcesOf,
@@ -308,5 +311,32 @@ describe("schedule", () => {
 
   it("creates no scheduler job for a client without a schedule", () => {
     expect(resourcesOf(acmeEu, "google_cloud_scheduler_job")).toHaveLength(0);
+  });
+});
+
+describe("registry object", () => {
+  it("publishes each client's resolved config to registry/<product>/<client>.json in the platform bucket", () => {
+    const config = loadConfig(FIXTURE_CONFIG);
+    for (const [id, stack] of [
+      ["acme", acme],
+      ["acme-eu", acmeEu],
+    ] as const) {
+      const objects = resourcesOf(stack, "google_storage_bucket_object").map(([, o]) => o);
+      expect(objects).toHaveLength(1);
+      const [object] = objects as [Body];
+      expect(object).toMatchObject({
+        bucket: "bl-fixture-1-batch",
+        name: `registry/shop/${id}.json`,
+        content_type: "application/json",
+      });
+      // What plan and notify read back is exactly the client as core's loader resolved it.
+      const client = parseRegistryDocument("registry object", String(object.content), "shop", id);
+      expect(client).toEqual(config.clients.get(id));
+      expect(object.content).toBe(registryDocument("shop", client));
+    }
+  });
+
+  it("is only in client stacks: the platform stack writes no object", () => {
+    expect(resourcesOf(synth.stack("platform"), "google_storage_bucket_object")).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientConfigSchema, platformConfigSchema } from "../../../core/config/schema.ts";
+import { retentionFields } from "../../../core/naming.ts";
 import { WORKFLOW_ENV_NAMES } from "../../../core/workflow-env.ts";
 import { parseConfigJson } from "../../../functions/shared/config.ts";
 import { lifecycleRules } from "../../../infra/constructs/platform-bucket.ts";
@@ -75,31 +76,36 @@ describe("bucket", () => {
     });
   });
 
-  it("deletes run records of every client after their retention, and nothing else (claims live as long as their inputs)", () => {
+  it("deletes run records of every client after their retention with one rule for the product, and nothing else (claims live as long as their inputs)", () => {
     const bucket = findOne(platform, "google_storage_bucket", "name", "bl-fixture-1-batch");
+    // Run records carry a customTime (core/naming.ts retentionFields); inputs, outputs, errors and claims none.
     expect(bucket.lifecycle_rule).toEqual([
       {
         action: { type: "Delete" },
-        condition: { age: 30, matches_prefix: ["shop/acme-eu/runs/", "shop/acme/runs/"] },
+        condition: { days_since_custom_time: 30, matches_prefix: ["shop/"] },
       },
     ]);
+    expect(retentionFields("shop/acme/runs/r1/manifest.json", new Date(0))).toEqual({
+      customTime: "1970-01-01T00:00:00.000Z",
+    });
+    for (const name of [
+      "shop/acme/inputs/runs/x",
+      "shop/acme/outputs/a",
+      "shop/acme/claims/a",
+      "registry/shop/acme.json",
+    ]) {
+      expect(retentionFields(name)).toEqual({});
+    }
   });
 
   it("takes the retention it is given", () => {
     const custom = synthWith({}, { runsDays: 7 }).stack("platform");
     const bucket = findOne(custom, "google_storage_bucket", "name", "bl-fixture-1-batch");
-    const ages = (bucket.lifecycle_rule as { condition: { age: number } }[]).map((r) => r.condition.age);
-    expect(ages).toEqual([7]);
-  });
-
-  it("has no lifecycle rule at all without clients (an empty prefix list would match every object)", () => {
-    expect(lifecycleRules("shop", [], { runsDays: 30 })).toEqual([]);
-    const empty = tempDir("batchline-noclients-");
-    mkdirSync(join(empty, "clients"));
-    writeFileSync(join(empty, "platform.yaml"), readFileSync(join(FIXTURE_CONFIG, "platform.yaml")));
-    const stack = synthWith({ BATCHLINE_CONFIG_DIR: empty }).stack("platform");
-    const bucket = findOne(stack, "google_storage_bucket", "name", "bl-fixture-1-batch");
-    expect(bucket.lifecycle_rule ?? []).toEqual([]);
+    const days = (bucket.lifecycle_rule as { condition: { days_since_custom_time: number } }[]).map(
+      (r) => r.condition.days_since_custom_time,
+    );
+    expect(days).toEqual([7]);
+    expect(lifecycleRules("shop", { runsDays: 7 })).toHaveLength(1);
   });
 });
 
@@ -238,27 +244,14 @@ describe("service accounts", () => {
     );
   });
 
-  it("lets the worker read each secret any client's jobs use, once per secret", () => {
-    const grants = resourcesOf(platform, "google_secret_manager_secret_iam_member").map(([, g]) => ({
-      project: g.project,
-      secret: g.secret_id,
-      role: g.role,
-      member: resolveAccount(platform, g.member),
-    }));
-    expect(grants).toEqual([
-      {
-        project: PROJECT,
-        secret: "acme-token",
-        role: "roles/secretmanager.secretAccessor",
-        member: member("bl-shop-worker"),
-      },
-      {
-        project: PROJECT,
-        secret: "api-key",
-        role: "roles/secretmanager.secretAccessor",
-        member: member("bl-shop-worker"),
-      },
-    ]);
+  it("grants no job secret: each client stack grants its secrets to that client's own worker account", () => {
+    expect(resourcesOf(platform, "google_secret_manager_secret_iam_member")).toEqual([]);
+    for (const client of ["acme", "acme-eu"]) {
+      const stack = synth.stack(`client-${client}`);
+      const grants = resourcesOf(stack, "google_secret_manager_secret_iam_member").map(([, g]) => g);
+      expect(grants.length).toBeGreaterThan(0);
+      for (const g of grants) expect(resolveAccount(stack, g.member)).toMatch(/^serviceAccount:blw-shop-/);
+    }
   });
 });
 
@@ -331,19 +324,16 @@ describe("functions", () => {
     for (const f of fns()) {
       const env = (f.service_config as Body).environment_variables as Record<string, string>;
       expect(Object.keys(env).sort()).toEqual(FUNCTION_ENV.map((e) => e.name).sort());
-      const config = JSON.parse(env.BATCHLINE_CONFIG ?? "") as {
-        platform: unknown;
-        clients: Record<string, unknown>;
-      };
+      // The platform part only: clients come from their registry objects (core/registry.ts).
+      const config = JSON.parse(env.BATCHLINE_CONFIG ?? "") as Record<string, unknown>;
+      expect(Object.keys(config)).toEqual(["platform"]);
       expect(platformConfigSchema.parse(config.platform).product).toBe("shop");
-      expect(Object.keys(config.clients).sort()).toEqual(["acme", "acme-eu"]);
-      for (const client of Object.values(config.clients)) clientConfigSchema.parse(client);
       // The functions read it with their own loader; what infra writes must be what they accept.
       const loaded = parseConfigJson(env.BATCHLINE_CONFIG ?? "");
       expect(loaded.platform.workerImage).toBe(
         "europe-west2-docker.pkg.dev/bl-fixture-1/batchline/worker:v1",
       );
-      expect([...loaded.clients.keys()]).toEqual(["acme", "acme-eu"]);
+      expect(loaded.clients.size).toBe(0);
     }
   });
 
