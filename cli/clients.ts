@@ -86,8 +86,8 @@ export function clientYaml(doc: Record<string, unknown>): string {
   const yaml = new Document(doc);
   yaml.commentBefore =
     ` Client ${String(doc.id)}, written by \`batchline clients add\`. Validated by core/config/schema.ts;` +
-    "\n edit freely. Deploy with `cdktf deploy platform` then `cdktf deploy client-" +
-    `${String(doc.id)}\` (docs/deploy.md).`;
+    "\n edit freely. Deploy (onboard) with `cdktf deploy client-" +
+    `${String(doc.id)}\` once the platform stack exists (docs/deploy.md).`;
   return yaml.toString({ lineWidth: 0 });
 }
 
@@ -157,7 +157,11 @@ export function registerClientsCommands(program: Command): void {
       try {
         const file = addClient(name, opts);
         console.log(`wrote ${relative(process.cwd(), file) || file}`);
-        console.log(`next: cdktf deploy platform client-${name}   (see docs/deploy.md, "Onboard a client")`);
+        console.log(`next: cdktf deploy client-${name}   (see docs/deploy.md, "Onboard a client")`);
+        // The local cloud writes every client's registry object, trigger, topic and schedule at start.
+        if (process.env.STORAGE_EMULATOR_HOST) {
+          console.log("local cloud: restart `batchline local up` to onboard the client there");
+        }
       } catch (err) {
         if (!(err instanceof ClientFlagError)) throw err;
         console.error(err.message);

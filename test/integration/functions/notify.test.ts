@@ -3,12 +3,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import type { BatchlineConfig } from "../../../core/config/load.ts";
 import { MAX_FAILED_INPUTS_IN_MESSAGE, resultMessageV1Schema } from "../../../core/messages.ts";
 import { claimMetadataSchema, type ManifestInput } from "../../../core/runs.ts";
-import { type NotifyDeps, notify } from "../../../functions/notify/notify.ts";
+import { type NotifyDeps, notify, notifyStageFailure } from "../../../functions/notify/notify.ts";
 import type { RetryPolicy } from "../../../functions/notify/publish.ts";
 import type { NotifyRequest } from "../../../functions/notify/request.ts";
 import { type PlannedRun, plan } from "../../../functions/plan/plan.ts";
 import { claimNameFor } from "../../../functions/shared/claims.ts";
 import { BadRequestError } from "../../../functions/shared/errors.ts";
+import { UnknownClientError } from "../../../functions/shared/registry.ts";
 import { testConfig } from "../../fixtures/functions/config.ts";
 import {
   type Gcs,
@@ -472,5 +473,50 @@ describe("notify", () => {
     await expect(missing).rejects.toThrow(
       `run ev-0000000000000000 has no manifest: gs://${BUCKET}/shop/acme/runs/ev-0000000000000000/manifest.json does not exist`,
     );
+  });
+});
+
+describe("notify for a client that was offboarded", () => {
+  /** The test config without `client`: its registry object is deleted before notify reads it. */
+  function offboarded(client: string): BatchlineConfig {
+    const config = testConfig();
+    config.clients.delete(client);
+    return config;
+  }
+
+  it("still settles a run planned before the registry object went, and publishes to the topic that is left", async () => {
+    const box = await listen();
+    const { run, inputs } = await planRun({ "a.jsonl": "a\n" });
+    for (const input of inputs) await record(run, input);
+
+    const response = await notify(request(run), notifyDeps(offboarded("acme")));
+
+    expect(await names(gcs.bucket, "registry/")).toEqual([]);
+    await box.waitFor(1);
+    expect(resultMessageV1Schema.parse(box.messages[0]?.data)).toMatchObject({
+      status: "SUCCEEDED",
+      runId: run.runId,
+      counts: { inputs: 1, succeeded: 1, failed: 0 },
+    });
+    expect(response.messageId).toEqual(expect.any(String));
+    expect(await claimOf("acme", `shop/acme/inputs/a.jsonl`)).toMatchObject({ state: "succeeded" });
+  });
+
+  it("refuses a failed stage of a client with neither registry object nor topic, naming the client", async () => {
+    const failure = notifyStageFailure(
+      {
+        client: "ghost",
+        stage: "plan",
+        trigger: { type: "manual" },
+        runKey: "k-ghost",
+        error: { message: "HTTP server responded with error code 400" },
+      },
+      notifyDeps(),
+    );
+    await expect(failure).rejects.toBeInstanceOf(UnknownClientError);
+    await expect(failure).rejects.toThrow(
+      `unknown client "ghost": its registry object gs://${BUCKET}/registry/shop/ghost.json does not exist`,
+    );
+    expect(await names(gcs.bucket, "shop/ghost/")).toEqual([]);
   });
 });

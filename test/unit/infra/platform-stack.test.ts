@@ -1,18 +1,16 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { clientConfigSchema, platformConfigSchema } from "../../../core/config/schema.ts";
+import { platformConfigSchema } from "../../../core/config/schema.ts";
 import { retentionFields } from "../../../core/naming.ts";
 import { WORKFLOW_ENV_NAMES } from "../../../core/workflow-env.ts";
 import { parseConfigJson } from "../../../functions/shared/config.ts";
 import { lifecycleRules } from "../../../infra/constructs/platform-bucket.ts";
 import { REQUIRED_SERVICES } from "../../../infra/constructs/required-apis.ts";
 import { FUNCTION_ENV } from "../../../infra/runtime-env.ts";
-import { tempDir } from "../../support/temp.ts";
 import type { StackJson } from "./support/provider-schema.ts";
 import {
   type Body,
-  FIXTURE_CONFIG,
   FIXTURE_WORKFLOW,
   findOne,
   resolveAccount,
