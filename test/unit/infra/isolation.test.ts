@@ -192,6 +192,38 @@ describe("two clients' worker accounts (what their Batch tasks, whatever image t
   });
 });
 
+describe("the client registry (registry/<product>/<client>.json)", () => {
+  it("is read by plan and notify, with the bucket grant they already hold", () => {
+    const members = [...new Set(grants.map((g) => g.member))];
+    for (const role of ["plan", "notify"]) {
+      const member = members.find((m) => m.startsWith(`serviceAccount:bl-shop-${role}@`));
+      expect(member, role).toBeDefined();
+      for (const client of CLIENTS) {
+        expect(allowed(member as string, "get", object(`registry/shop/${client}.json`))).toBe(true);
+      }
+    }
+  });
+
+  it.each(CLIENTS)("is not readable or writable by %s's principals or its worker", (client) => {
+    for (const member of [...clientMembers(client), workerMember(client)]) {
+      for (const id of CLIENTS) {
+        expect(allowed(member, "get", object(`registry/shop/${id}.json`))).toBe(false);
+        expect(allowed(member, "create", object(`registry/shop/${id}.json`))).toBe(false);
+      }
+      expect(allowed(member, "list", list("registry/"))).toBe(false);
+    }
+  });
+
+  it("is written by Terraform in each client stack, with no grant of its own", () => {
+    for (const client of CLIENTS) {
+      const stack = synth.stack(`client-${client}`);
+      const objects = allResources(stack).filter(([type]) => type === "google_storage_bucket_object");
+      expect(objects.map(([, , body]) => body.name)).toEqual([`registry/shop/${client}.json`]);
+    }
+    expect(grants.filter((g) => (g.expression ?? "").includes("registry/"))).toEqual([]);
+  });
+});
+
 describe("the evaluator the isolation tests rely on", () => {
   it("grants and refuses as the conditions say", () => {
     const read = clientReaderCondition(BUCKET, "shop", "acme").expression;
