@@ -1,6 +1,7 @@
 import type { Bucket } from "@google-cloud/storage";
 import type { BatchlineConfig } from "../../core/config/load.ts";
 import type { ClientConfig } from "../../core/config/schema.ts";
+import { BatchlineError } from "../../core/errors.ts";
 import { gsUri } from "../../core/naming.ts";
 import { downloadObject } from "../../core/object-read.ts";
 import {
@@ -76,8 +77,16 @@ export function bucketRegistry(
     try {
       bytes = await downloadObject(bucket.file(name));
     } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
+      if (!isNotFound(err)) throw err;
+      // A missing bucket is a platform misconfiguration, not an unknown client: say which.
+      const [bucketExists] = await bucket.exists();
+      if (!bucketExists) {
+        throw new BatchlineError(
+          `cannot read the client registry: the platform bucket gs://${bucket.name} does not exist ` +
+            "(check the platform config's bucket)",
+        );
+      }
+      return null;
     }
     return parseRegistryDocument(gsUri(bucket.name, name), bytes.toString("utf8"), product, id);
   };

@@ -114,6 +114,13 @@ describe("the client registry in the bucket", () => {
     await expect(registry.get("acme")).rejects.toThrow(`${ACME_OBJECT}: document: is not JSON`);
   });
 
+  it("names the platform bucket, not the client, when the bucket itself is missing", async () => {
+    const registry = bucketRegistry(gcs.storage.bucket("no-such-bucket"), "shop");
+    await expect(registry.get("acme")).rejects.toThrow(
+      "cannot read the client registry: the platform bucket gs://no-such-bucket does not exist",
+    );
+  });
+
   it("a failed read is not cached", async () => {
     const file = gcs.bucket.file("registry/shop/acme.json");
     await file.save("{");
