@@ -84,8 +84,8 @@ const RECORD_CONCURRENCY = 32;
  * What notify needs of a client: its id and poison threshold, from its registry object. A run whose client was
  * offboarded meanwhile (registry object deleted) is still settled and reported like any other: its claims
  * use the platform's maxInputFailures, and its message goes to the client's topic if that still exists (if
- * the topic was destroyed, the publish fails with Pub/Sub's NOT_FOUND naming the topic, and the summary keeps
- * the run's outcome without a message id). See docs/deploy.md "Offboarding a client".
+ * the topic was destroyed, the publish fails with Pub/Sub's NOT_FOUND naming the topic, and the message stays
+ * in the run's summary and under `runs/.undelivered/`). See docs/deploy.md "Offboard a client".
  */
 async function clientRules(
   deps: NotifyDeps,
