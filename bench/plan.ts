@@ -66,7 +66,7 @@ function defaultDataRoot(): string {
 function benchConfig(): BatchlineConfig {
   const config = loadConfig(CONFIG_DIR);
   for (const [id, client] of config.clients) {
-    config.clients.set(id, { ...client, debounceSeconds: 0, maxConcurrentJobs: 10_000 });
+    config.clients.set(id, { ...client, debounceSeconds: 0, maxConcurrentJobs: 1_000 });
   }
   return config;
 }
