@@ -463,10 +463,11 @@ function targets(
       "parallel with reading the socket, CRC32C and writing; on 2 shared cores the client, the emulator's thread and the MD5 " +
       "thread compete.",
     `- upload >= 0.8 of one thread's MD5 + CRC32C of the same bytes (${hash.toFixed(0)} MB/s): ${mark(bestShare >= 0.8)} ` +
-      `(best ${bestShare.toFixed(2)}; ${shares.join(", ")}). The client hashes MD5 and CRC32C on its one JavaScript thread, in line ` +
-      "with its writes, so hashing is its floor; what it loses beyond that goes to the HTTP stack and to the emulator, " +
-      `which hashes the same bytes again on the same 2 shared cores. With its own CRC32C (${hashing.clientCrc.toFixed(0)} MB/s) ` +
-      "the defaults row is bounded lower than the baseline, which uses the fastest CRC32C here.",
+      `(best ${bestShare.toFixed(2)}; ${shares.join(", ")}). The client computes only CRC32C by default (its \`validation\` ` +
+      "is 'crc32c'), in line with its writes; the MD5 that GCS reports is the emulator's, on its own thread beside the " +
+      "one that reads the socket, computes CRC32C and writes, so an upload needs the client's thread and both of the " +
+      `emulator's on 2 shared cores. With its own CRC32C (${hashing.clientCrc.toFixed(0)} MB/s) the defaults rows are ` +
+      "bounded lower than the baseline, which uses the fastest CRC32C here.",
     `- download ratio >= 0.5 through core/object-read.ts (the worker's and the functions' reader): ${mark(bestDown >= 0.5)} ` +
       `(best ${bestDown.toFixed(2)}).`,
     `- list ${LIST} objects in pages of 1,000 < 3 s: ${mark(slowestList < 3)} (slowest backend ${slowestList.toFixed(3)} s).`,
