@@ -2,17 +2,12 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../core/errors.ts";
 import { loadBatchLocalConfig, parseBatchLocalConfig, resolveImage } from "../../../local/batch/config.ts";
 import { containerCommand } from "../../../local/batch/runner.ts";
+import { thrownBy } from "../../support/thrown.ts";
 
 const FILE = "config/local.yaml";
 
 function configError(text: string): ConfigError {
-  try {
-    parseBatchLocalConfig(FILE, text);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
+  return thrownBy(ConfigError, () => parseBatchLocalConfig(FILE, text));
 }
 
 describe("config/local.yaml, batch section", () => {

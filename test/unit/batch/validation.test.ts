@@ -7,6 +7,7 @@ import { enumsAsNumbers } from "../../../local/batch/schema.ts";
 import { LocalBatch } from "../../../local/batch/service.ts";
 import { validateJob } from "../../../local/batch/spec.ts";
 import { tempDir } from "../../support/temp.ts";
+import { thrownBy } from "../../support/thrown.ts";
 
 const NAME = "projects/p/locations/europe-west2/jobs/j";
 const script = (text = "true") => ({ script: { text } });
@@ -14,17 +15,6 @@ const job = (group: Record<string, unknown> = {}, extra: Record<string, unknown>
   taskGroups: [{ taskSpec: { runnables: [script()] }, ...group }],
   ...extra,
 });
-
-/** The BatchApiError a call throws (fails the test when it does not throw one). */
-function apiError(fn: () => unknown): BatchApiError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BatchApiError) return err;
-    throw err;
-  }
-  throw new Error("expected a BatchApiError");
-}
 
 describe("job id rule", () => {
   it.each(["a", "job-1", "bl-demo-acme-ev-0123456789abcdef", `a${"b".repeat(62)}`])("accepts %s", (id) => {
@@ -34,7 +24,7 @@ describe("job id rule", () => {
   it.each(["", "Job", "1job", "-job", "job-", "job_1", "job.1", `a${"b".repeat(63)}`])(
     "refuses %j with INVALID_ARGUMENT naming the rule",
     (id) => {
-      const err = apiError(() => checkJobId(id));
+      const err = thrownBy(BatchApiError, () => checkJobId(id));
       expect(err.code).toBe(400);
       expect(err.status).toBe("INVALID_ARGUMENT");
       expect(err.message).toContain(`Job id "${id}" is invalid`);
@@ -46,7 +36,7 @@ describe("job id rule", () => {
 
 describe("request body against the Batch v1 protos", () => {
   it("names an unknown field and where it is, as the JSON front end does", () => {
-    const err = apiError(() => validateJob({ ...job(), colour: "blue" }, NAME));
+    const err = thrownBy(BatchApiError, () => validateJob({ ...job(), colour: "blue" }, NAME));
     expect(err.message).toBe(
       `Invalid JSON payload received. Unknown name "colour" at 'job': Cannot find field.`,
     );
@@ -57,7 +47,7 @@ describe("request body against the Batch v1 protos", () => {
     const body = {
       taskGroups: [{ taskSpec: { runnables: [{ script: { text: "x", shell: "bash" } }] }, taskCountt: 3 }],
     };
-    const err = apiError(() => validateJob(body, NAME));
+    const err = thrownBy(BatchApiError, () => validateJob(body, NAME));
     expect(err.message.split("\n")).toEqual([
       `Invalid JSON payload received. Unknown name "shell" at 'job.task_groups[0].task_spec.runnables[0].script': Cannot find field.`,
       `Invalid JSON payload received. Unknown name "taskCountt" at 'job.task_groups[0]': Cannot find field.`,
@@ -71,7 +61,7 @@ describe("request body against the Batch v1 protos", () => {
         lifecyclePolicies: [{ action: "RETRY", actionCondition: { exitCodes: [1] } }],
       },
     });
-    const err = apiError(() => validateJob(body, NAME));
+    const err = thrownBy(BatchApiError, () => validateJob(body, NAME));
     expect(err.message).toBe(
       "Invalid value at 'job.task_groups[0].task_spec.lifecycle_policies[0].action' " +
         '(type.googleapis.com/google.cloud.batch.v1.LifecyclePolicy.Action), "RETRY"',
@@ -86,7 +76,7 @@ describe("request body against the Batch v1 protos", () => {
       },
       { priority: "high" },
     );
-    const lines = apiError(() => validateJob(body, NAME)).message.split("\n");
+    const lines = thrownBy(BatchApiError, () => validateJob(body, NAME)).message.split("\n");
     // In the order the body lists them: taskGroups first, then priority.
     expect(lines).toEqual([
       "Invalid value at 'job.task_groups[0].task_spec.max_retry_count' (TYPE_INT32), 1.5",
@@ -98,7 +88,9 @@ describe("request body against the Batch v1 protos", () => {
 
   it("refuses both members of a oneof", () => {
     const body = { taskGroups: [{ taskSpec: { runnables: [{ script: { text: "a", path: "/b" } }] } }] };
-    expect(apiError(() => validateJob(body, NAME)).message).toContain("Oneof field 'command' is already set");
+    expect(thrownBy(BatchApiError, () => validateJob(body, NAME)).message).toContain(
+      "Oneof field 'command' is already set",
+    );
   });
 
   it("takes the JSON mapping's other spellings: snake_case, int64 as number, enum by number, one item for a list", () => {
@@ -141,30 +133,34 @@ describe("request body against the Batch v1 protos", () => {
 
 describe("service rules beyond the schema", () => {
   it("requires task groups, a task spec and at least one runnable", () => {
-    expect(apiError(() => validateJob({}, NAME)).message).toBe(
+    expect(thrownBy(BatchApiError, () => validateJob({}, NAME)).message).toBe(
       "job.task_groups: taskGroups is required: a job needs exactly one task group",
     );
-    expect(apiError(() => validateJob({ taskGroups: [{ taskCount: 1 }] }, NAME)).message).toBe(
+    expect(thrownBy(BatchApiError, () => validateJob({ taskGroups: [{ taskCount: 1 }] }, NAME)).message).toBe(
       "job.task_groups[0].task_spec: taskSpec is required",
     );
-    expect(apiError(() => validateJob({ taskGroups: [{ taskSpec: { runnables: [] } }] }, NAME)).message).toBe(
+    expect(
+      thrownBy(BatchApiError, () => validateJob({ taskGroups: [{ taskSpec: { runnables: [] } }] }, NAME))
+        .message,
+    ).toBe(
       "job.task_groups[0].task_spec.runnables: a task spec needs at least one runnable (script, container or barrier)",
     );
     expect(
-      apiError(() => validateJob({ taskGroups: [{ taskSpec: { runnables: [{ displayName: "x" }] } }] }, NAME))
-        .message,
+      thrownBy(BatchApiError, () =>
+        validateJob({ taskGroups: [{ taskSpec: { runnables: [{ displayName: "x" }] } }] }, NAME),
+      ).message,
     ).toBe("job.task_groups[0].task_spec.runnables[0]: a runnable needs one of container, script or barrier");
   });
 
   it("takes one task group only", () => {
     const body = { taskGroups: [job().taskGroups[0], job().taskGroups[0]] };
-    expect(apiError(() => validateJob(body, NAME)).message).toBe(
+    expect(thrownBy(BatchApiError, () => validateJob(body, NAME)).message).toBe(
       "job.task_groups: Only one TaskGroup is supported now; the job has 2",
     );
   });
 
   it("holds the job limits: tasks, parallelism, retries, priority, task environments", () => {
-    const lines = apiError(() =>
+    const lines = thrownBy(BatchApiError, () =>
       validateJob(
         {
           priority: 100,
@@ -190,7 +186,7 @@ describe("service rules beyond the schema", () => {
   });
 
   it("wants parallelism 1 for IN_ORDER", () => {
-    const err = apiError(() =>
+    const err = thrownBy(BatchApiError, () =>
       validateJob(job({ schedulingPolicy: "IN_ORDER", parallelism: 2, taskCount: 3 }), NAME),
     );
     expect(err.message).toBe(
@@ -199,7 +195,7 @@ describe("service rules beyond the schema", () => {
   });
 
   it("says clearly what the local service does not support (container volumes it emulates: see vm-paths)", () => {
-    const lines = apiError(() =>
+    const lines = thrownBy(BatchApiError, () =>
       validateJob(
         {
           notifications: [{ pubsubTopic: "projects/p/topics/t" }],
@@ -225,7 +221,7 @@ describe("service rules beyond the schema", () => {
   });
 
   it("checks labels and secret references", () => {
-    const lines = apiError(() =>
+    const lines = thrownBy(BatchApiError, () =>
       validateJob(
         job(
           { taskSpec: { runnables: [script()], environment: { secretVariables: { TOKEN: "my-token" } } } },
@@ -264,7 +260,9 @@ describe("service rules beyond the schema", () => {
   });
 
   it("refuses a job definition over 1 MB", () => {
-    const err = apiError(() => validateJob(job({}, { labels: { big: "x".repeat(1_000_001) } }), NAME));
+    const err = thrownBy(BatchApiError, () =>
+      validateJob(job({}, { labels: { big: "x".repeat(1_000_001) } }), NAME),
+    );
     expect(err.message).toMatch(/^The job definition is \d+ bytes, more than the 1000000-byte limit\.$/);
   });
 });

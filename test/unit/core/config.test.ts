@@ -11,6 +11,7 @@ import {
 import { clientConfigSchema, platformConfigSchema } from "../../../core/config/schema.ts";
 import { ConfigError } from "../../../core/errors.ts";
 import { tempDir } from "../../support/temp.ts";
+import { thrownBy } from "../../support/thrown.ts";
 
 const PLATFORM = `
 project: my-project-1
@@ -38,16 +39,6 @@ function configDir(clients: Record<string, string>, platform = PLATFORM): string
   return dir;
 }
 
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
-
 describe("shipped config", () => {
   it("loads config/platform.yaml and the demo client", () => {
     const { platform, clients } = loadConfig("config");
@@ -65,7 +56,7 @@ describe("platform config", () => {
   });
 
   it("names the file, the field and the value when a field is wrong", () => {
-    const err = configErrorOf(() =>
+    const err = thrownBy(ConfigError, () =>
       parseConfigText(
         "platform.yaml",
         PLATFORM.replace("cpuMilli: 1000", "cpuMilli: -5"),
@@ -77,21 +68,21 @@ describe("platform config", () => {
   });
 
   it("says a missing field is required", () => {
-    const err = configErrorOf(() =>
+    const err = thrownBy(ConfigError, () =>
       parseConfigText("platform.yaml", PLATFORM.replace(/^bucket:.*$/m, ""), platformConfigSchema),
     );
     expect(err.message).toBe('platform.yaml: field "bucket": is required');
   });
 
   it("rejects unknown keys so typos do not pass silently", () => {
-    const err = configErrorOf(() =>
+    const err = thrownBy(ConfigError, () =>
       parseConfigText("platform.yaml", `${PLATFORM}\nregoin: us-east1\n`, platformConfigSchema),
     );
     expect(err.message).toContain('field "regoin": is not a known setting');
   });
 
   it("reports YAML syntax errors with a line number", () => {
-    const err = configErrorOf(() =>
+    const err = thrownBy(ConfigError, () =>
       parseConfigText("platform.yaml", "project: [unclosed\n", platformConfigSchema),
     );
     expect(err.message).toMatch(/^platform\.yaml: document: invalid YAML at line \d+/);
@@ -111,7 +102,7 @@ describe("platform config", () => {
     ["bucket: my-project-1-batch", "bucket: My_Bucket", "bucket"],
     ["product: shop", "product: Shop", "product"],
   ])("rejects %s -> %s at %s", (from, to, field) => {
-    const err = configErrorOf(() =>
+    const err = thrownBy(ConfigError, () =>
       parseConfigText("p.yaml", PLATFORM.replace(from, to), platformConfigSchema),
     );
     expect(err.problems.map((p) => p.field)).toEqual([field]);
@@ -140,19 +131,19 @@ describe("client config", () => {
   });
 
   it("rejects a cron with a seconds field, naming the field and value", () => {
-    const err = configErrorOf(() => parse('id: acme\nschedule:\n  cron: "0 */15 * * * *"\n'));
+    const err = thrownBy(ConfigError, () => parse('id: acme\nschedule:\n  cron: "0 */15 * * * *"\n'));
     expect(err.message).toContain('field "schedule.cron": must be a five-field unix-cron expression');
     expect(err.message).toContain('(got "0 */15 * * * *")');
   });
 
   it("rejects a cron that does not parse", () => {
-    const err = configErrorOf(() => parse('id: acme\nschedule:\n  cron: "61 * * * *"\n'));
+    const err = thrownBy(ConfigError, () => parse('id: acme\nschedule:\n  cron: "61 * * * *"\n'));
     expect(err.problems[0]?.field).toBe("schedule.cron");
     expect(err.problems[0]?.message).toMatch(/is not a valid cron expression/);
   });
 
   it("rejects an unknown time zone", () => {
-    const err = configErrorOf(() =>
+    const err = thrownBy(ConfigError, () =>
       parse('id: acme\nschedule:\n  cron: "0 5 * * *"\n  timeZone: Mars/Olympus\n'),
     );
     expect(err.message).toContain('field "schedule.timeZone": is not an IANA time zone');
@@ -160,14 +151,14 @@ describe("client config", () => {
   });
 
   it("rejects env names Batch reserves", () => {
-    const err = configErrorOf(() => parse("id: acme\njob:\n  env:\n    BATCH_TASK_INDEX: '3'\n"));
+    const err = thrownBy(ConfigError, () => parse("id: acme\njob:\n  env:\n    BATCH_TASK_INDEX: '3'\n"));
     expect(err.message).toBe(
       'clients/acme.yaml: field "job.env.BATCH_TASK_INDEX": names starting with BATCH_ are reserved by Google Batch (got "BATCH_TASK_INDEX")',
     );
   });
 
   it("rejects a secret ref that is not a Secret Manager version", () => {
-    const err = configErrorOf(() => parse("id: acme\njob:\n  secrets:\n    API_KEY: my-secret\n"));
+    const err = thrownBy(ConfigError, () => parse("id: acme\njob:\n  secrets:\n    API_KEY: my-secret\n"));
     expect(err.problems[0]).toMatchObject({ field: "job.secrets.API_KEY", value: "my-secret" });
   });
 
@@ -175,28 +166,28 @@ describe("client config", () => {
     expect(
       parse("id: acme\nuploaders: ['serviceAccount:up@p.iam.gserviceaccount.com']\n").uploaders,
     ).toHaveLength(1);
-    const err = configErrorOf(() => parse("id: acme\nsubscribers: ['someone@example.com']\n"));
+    const err = thrownBy(ConfigError, () => parse("id: acme\nsubscribers: ['someone@example.com']\n"));
     expect(err.problems[0]).toMatchObject({ field: "subscribers.0", value: "someone@example.com" });
   });
 
   it.each(["Acme", "1acme", "acme-", "a_b", "abcdefghijklmnopqrstuvwxy"])(
     "rejects the client id %j",
     (id) => {
-      const err = configErrorOf(() => parse(`id: "${id}"\n`));
+      const err = thrownBy(ConfigError, () => parse(`id: "${id}"\n`));
       expect(err.problems[0]).toMatchObject({ field: "id", value: id });
     },
   );
 
   it("requires the id to match the file name", () => {
     const dir = configDir({ "acme.yaml": "id: other\n" });
-    const err = configErrorOf(() => loadClientConfig(join(dir, "clients", "acme.yaml")));
+    const err = thrownBy(ConfigError, () => loadClientConfig(join(dir, "clients", "acme.yaml")));
     expect(err.message).toBe(
       `${join(dir, "clients", "acme.yaml")}: field "id": must equal the file name "acme" (got "other")`,
     );
   });
 
   it("names a missing file", () => {
-    const err = configErrorOf(() => loadClientConfig("/nonexistent/clients/x.yaml"));
+    const err = thrownBy(ConfigError, () => loadClientConfig("/nonexistent/clients/x.yaml"));
     expect(err.message).toMatch(/^\/nonexistent\/clients\/x\.yaml: document: cannot be read/);
   });
 });

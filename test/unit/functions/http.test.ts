@@ -4,15 +4,11 @@ import { notifyRequestSchema } from "../../../functions/notify/request.ts";
 import { planRequestSchema } from "../../../functions/plan/request.ts";
 import { answerFor, BadRequestError } from "../../../functions/shared/errors.ts";
 import { jsonBody, parseRequest } from "../../../functions/shared/http.ts";
+import { thrownBy } from "../../support/thrown.ts";
 
 function badRequest(run: () => unknown): { message: string; field: string | undefined } {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof BadRequestError) return { message: err.message, field: err.field };
-    throw err;
-  }
-  throw new Error("expected a BadRequestError");
+  const err = thrownBy(BadRequestError, run);
+  return { message: err.message, field: err.field };
 }
 
 describe("request bodies", () => {

@@ -11,16 +11,7 @@ import { checkPreconditions, parsePreconditions } from "../../../local/gcs/preco
 import { parseRange } from "../../../local/gcs/range.ts";
 import { objectEtag } from "../../../local/gcs/resources.ts";
 import { parseRoute } from "../../../local/gcs/routes.ts";
-
-function thrown(fn: () => unknown): GcsError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GcsError) return err;
-    throw err;
-  }
-  throw new Error("expected a GcsError");
-}
+import { thrownBy } from "../../support/thrown.ts";
 
 describe("crc32c", () => {
   test("matches the standard check value for '123456789'", () => {
@@ -68,7 +59,7 @@ describe("parseRange", () => {
     ["bytes=-0", 100],
     ["bytes=0-", 0],
   ])("%s of %i bytes is 416 with Content-Range bytes */size", (header, size) => {
-    const err = thrown(() => parseRange(header, size));
+    const err = thrownBy(GcsError, () => parseRange(header, size));
     expect(err.status).toBe(416);
     expect(err.headers["content-range"]).toBe(`bytes */${size}`);
   });
@@ -105,7 +96,7 @@ describe("compileGlob", () => {
   });
 
   test.each(["{a,b", "[abc", "trailing\\"])("%s is refused with 400", (glob) => {
-    expect(thrown(() => compileGlob(glob)).status).toBe(400);
+    expect(thrownBy(GcsError, () => compileGlob(glob)).status).toBe(400);
   });
 });
 
@@ -135,7 +126,7 @@ describe("object and bucket names", () => {
     ["x".repeat(1025), 400],
     ["é".repeat(513), 400],
   ])("%j is refused with %i", (name, status) => {
-    expect(thrown(() => validateObjectName(name)).status).toBe(status);
+    expect(thrownBy(GcsError, () => validateObjectName(name)).status).toBe(status);
   });
 
   test.each(["abc", "my-bucket_1", "a.b.c", "x".repeat(63)])("%s is a valid bucket name", (name) => {
@@ -153,7 +144,7 @@ describe("object and bucket names", () => {
     "my-google-bucket",
     "a..b",
   ])("%s is refused as a bucket name", (name) => {
-    const err = thrown(() => validateBucketName(name));
+    const err = thrownBy(GcsError, () => validateBucketName(name));
     expect(err.status).toBe(400);
     expect(err.message).toBe(`Invalid bucket name: '${name}'`);
   });
@@ -164,21 +155,27 @@ describe("preconditions", () => {
 
   test("ifGenerationMatch=0 holds only for an absent object", () => {
     expect(() => checkPreconditions({ ifGenerationMatch: 0 }, undefined, "write")).not.toThrow();
-    expect(thrown(() => checkPreconditions({ ifGenerationMatch: 0 }, target, "write")).status).toBe(412);
+    expect(
+      thrownBy(GcsError, () => checkPreconditions({ ifGenerationMatch: 0 }, target, "write")).status,
+    ).toBe(412);
   });
 
   test("a failed NotMatch is 304 on a read and 412 on a write", () => {
-    expect(thrown(() => checkPreconditions({ ifGenerationNotMatch: 5 }, target, "read")).status).toBe(304);
-    expect(thrown(() => checkPreconditions({ ifMetagenerationNotMatch: 2 }, target, "read")).status).toBe(
-      304,
-    );
-    expect(thrown(() => checkPreconditions({ ifGenerationNotMatch: 5 }, target, "write")).status).toBe(412);
+    expect(
+      thrownBy(GcsError, () => checkPreconditions({ ifGenerationNotMatch: 5 }, target, "read")).status,
+    ).toBe(304);
+    expect(
+      thrownBy(GcsError, () => checkPreconditions({ ifMetagenerationNotMatch: 2 }, target, "read")).status,
+    ).toBe(304);
+    expect(
+      thrownBy(GcsError, () => checkPreconditions({ ifGenerationNotMatch: 5 }, target, "write")).status,
+    ).toBe(412);
   });
 
   test("ifMetagenerationMatch fails for an absent object", () => {
-    expect(thrown(() => checkPreconditions({ ifMetagenerationMatch: 1 }, undefined, "write")).status).toBe(
-      412,
-    );
+    expect(
+      thrownBy(GcsError, () => checkPreconditions({ ifMetagenerationMatch: 1 }, undefined, "write")).status,
+    ).toBe(412);
   });
 
   test("parsePreconditions reads the source family separately and treats blanks as absent", () => {
@@ -191,7 +188,9 @@ describe("preconditions", () => {
   });
 
   test("a non-numeric precondition is refused with 400", () => {
-    expect(thrown(() => parsePreconditions(new URLSearchParams("ifGenerationMatch=abc"))).status).toBe(400);
+    expect(
+      thrownBy(GcsError, () => parsePreconditions(new URLSearchParams("ifGenerationMatch=abc"))).status,
+    ).toBe(400);
   });
 });
 
@@ -255,6 +254,6 @@ describe("parseRoute", () => {
   });
 
   test("a malformed percent-encoding is refused with 400", () => {
-    expect(thrown(() => parseRoute("/storage/v1/b/bkt/o/%E0%A4%A")).status).toBe(400);
+    expect(thrownBy(GcsError, () => parseRoute("/storage/v1/b/bkt/o/%E0%A4%A")).status).toBe(400);
   });
 });

@@ -7,6 +7,7 @@ import {
   taskLabels,
 } from "../../../worker/env.ts";
 import { PermanentTaskError } from "../../../worker/errors.ts";
+import { thrownBy } from "../../support/thrown.ts";
 
 const URI = "gs://my-bucket/demo/acme/runs/ev-0123456789abcdef/manifest.json";
 const GOOD = {
@@ -15,16 +16,6 @@ const GOOD = {
   BATCH_TASK_RETRY_ATTEMPT: "1",
   BATCHLINE_MANIFEST_URI: URI,
 };
-
-function errorOf(fn: () => unknown): PermanentTaskError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PermanentTaskError) return err;
-    throw err;
-  }
-  throw new Error("expected a PermanentTaskError");
-}
 
 describe("parseWorkerEnv", () => {
   it("reads Batch's variables and the manifest location", () => {
@@ -58,7 +49,7 @@ describe("parseWorkerEnv", () => {
   });
 
   it("names every missing or bad variable and its value", () => {
-    const err = errorOf(() =>
+    const err = thrownBy(PermanentTaskError, () =>
       parseWorkerEnv({ BATCH_TASK_INDEX: "-1", BATCH_TASK_COUNT: "0", BATCHLINE_MANIFEST_URI: "s3://x/y" }),
     );
     expect(err.retryable).toBe(false);
@@ -71,15 +62,15 @@ describe("parseWorkerEnv", () => {
   });
 
   it("says when a variable is missing", () => {
-    expect(errorOf(() => parseWorkerEnv({})).message).toBe(
+    expect(thrownBy(PermanentTaskError, () => parseWorkerEnv({})).message).toBe(
       "bad environment: BATCH_TASK_INDEX is missing; BATCH_TASK_COUNT is missing; BATCHLINE_MANIFEST_URI is missing",
     );
   });
 
   it("refuses an index at or past the task count", () => {
-    expect(errorOf(() => parseWorkerEnv({ ...GOOD, BATCH_TASK_INDEX: "5" })).message).toBe(
-      'bad environment: BATCH_TASK_INDEX must be below BATCH_TASK_COUNT (5) (got "5")',
-    );
+    expect(
+      thrownBy(PermanentTaskError, () => parseWorkerEnv({ ...GOOD, BATCH_TASK_INDEX: "5" })).message,
+    ).toBe('bad environment: BATCH_TASK_INDEX must be below BATCH_TASK_COUNT (5) (got "5")');
   });
 });
 

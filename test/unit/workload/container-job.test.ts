@@ -15,6 +15,7 @@ import {
 } from "../../../core/workload.ts";
 import { clientWorkerAccountId, serviceAccountEmail } from "../../../infra/names.ts";
 import { validateJob } from "../../../local/batch/spec.ts";
+import { thrownBy } from "../../support/thrown.ts";
 
 const PLATFORM = parseConfigText(
   "config/platform.yaml",
@@ -69,16 +70,6 @@ function bodyFor(text: string, client = "gpu") {
     },
     // biome-ignore lint/suspicious/noExplicitAny: a REST JSON body, read by path in the assertions
   ) as Record<string, any>;
-}
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
 }
 
 describe("a container client's Batch job body", () => {
@@ -256,7 +247,7 @@ describe("container workload config", () => {
       'field "job.container.entrypoint": must not be empty',
     ],
   ])("refuses %j, naming file and field", (job, expected) => {
-    const err = configError(() => clientConfig(`id: gpu\n${job}\n`));
+    const err = thrownBy(ConfigError, () => clientConfig(`id: gpu\n${job}\n`));
     expect(err.message).toContain("config/clients/gpu.yaml: ");
     expect(err.message).toContain(expected);
   });
@@ -266,7 +257,9 @@ describe("container workload config", () => {
       "  processor: uppercase",
       "  processor: uppercase\n  container: { imageUri: europe-west2-docker.pkg.dev/p/r/i:1 }\n  bootDisk: { sizeGb: 100 }",
     );
-    const err = configError(() => parseConfigText("config/platform.yaml", text, platformConfigSchema));
+    const err = thrownBy(ConfigError, () =>
+      parseConfigText("config/platform.yaml", text, platformConfigSchema),
+    );
     expect(err.problems.map((p) => p.field).sort()).toEqual([
       "jobDefaults.bootDisk",
       "jobDefaults.container",
