@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { PassThrough } from "node:stream";
-import { createLogger } from "../../../core/logger.ts";
+import { createLogger, type Logger } from "../../../core/logger.ts";
 import { type BatchLocalConfig, batchLocalSchema } from "../../../local/batch/config.ts";
 import { LocalBatch, type LocalBatchOptions } from "../../../local/batch/service.ts";
+import { memoryLogger } from "../../fixtures/functions/logger.ts";
 import { tempDir } from "../../support/temp.ts";
 
 export const PARENT = "projects/batchline-test/locations/europe-west2";
@@ -13,22 +13,8 @@ export function scratch(prefix = "batch-it-"): string {
 }
 
 /** Logger lines captured as parsed JSON (for logsPolicy CLOUD_LOGGING). */
-export function captureLogger(): {
-  logger: ReturnType<typeof createLogger>;
-  lines: () => Record<string, unknown>[];
-} {
-  const stream = new PassThrough();
-  const chunks: string[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c.toString()));
-  return {
-    logger: createLogger({ component: "local-batch", destination: stream, format: "json", level: "info" }),
-    lines: () =>
-      chunks
-        .join("")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
+export function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  return memoryLogger("local-batch", "info");
 }
 
 /** A LocalBatch with its logs in a scratch dir, a short kill grace and a silent logger. */

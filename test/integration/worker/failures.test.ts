@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "../../../core/logger.ts";
 import { EXIT } from "../../../core/runs.ts";
 import { startGcsEmulator } from "../../../local/gcs/index.ts";
@@ -11,10 +11,10 @@ import {
   clientFor,
   deps,
   type Harness,
+  harnessForFile,
   planRun,
   readObject,
   readTaskRecord,
-  startHarness,
   taskEnv,
 } from "./harness.ts";
 
@@ -83,13 +83,8 @@ function bigInput(lines: number): string {
 }
 
 let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.emulator.stop();
+harnessForFile((started) => {
+  h = started;
 });
 
 describe("storage failures are retryable", () => {

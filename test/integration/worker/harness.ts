@@ -1,4 +1,5 @@
 import { type Bucket, IdempotencyStrategy, Storage } from "@google-cloud/storage";
+import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "../../../core/logger.ts";
 import { objectName, runRecordName } from "../../../core/naming.ts";
 import { downloadObject } from "../../../core/object-read.ts";
@@ -22,6 +23,21 @@ export interface Harness {
   emulator: GcsEmulator;
   storage: Storage;
   bucket: Bucket;
+}
+
+/**
+ * Starts a harness before a test file's tests and stops it after them; `use` receives it once started:
+ * `let h: Harness; harnessForFile((started) => { h = started; });`
+ */
+export function harnessForFile(use: (h: Harness) => void): void {
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    h = await startHarness();
+    use(h);
+  });
+  afterAll(async () => {
+    await h?.emulator.stop();
+  });
 }
 
 /** Our GCS emulator (memory backend) with the test bucket, and a client pointed at it. */

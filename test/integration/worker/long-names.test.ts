@@ -1,25 +1,20 @@
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EXIT } from "../../../core/runs.ts";
 import { createUppercaseProcessor } from "../../../worker/processors/uppercase.ts";
 import {
   type Harness,
+  harnessForFile,
   jsonl,
   planRun,
   readObject,
   readTaskRecord,
   runPlannedTask,
-  startHarness,
 } from "./harness.ts";
 
 let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.emulator.stop();
+harnessForFile((started) => {
+  h = started;
 });
 
 const sha256 = (name: string) => createHash("sha256").update(name, "utf8").digest("hex");

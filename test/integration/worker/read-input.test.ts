@@ -7,16 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crc32c, crc32cToBase64 } from "../../../core/crc32c.ts";
 import { readObject as readObjectStream } from "../../../core/object-read.ts";
 import { EXIT } from "../../../core/runs.ts";
-import { BUCKET, type Harness, planRun, runPlannedTask, startHarness } from "./harness.ts";
+import { BUCKET, type Harness, harnessForFile, planRun, runPlannedTask } from "./harness.ts";
 
 let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.emulator.stop();
+harnessForFile((started) => {
+  h = started;
 });
 
 async function drain(stream: NodeJS.ReadableStream): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runStage, type StageCommand } from "../../../worker/stage.ts";
 import { tempDir } from "../../support/temp.ts";
 import {
@@ -8,25 +8,20 @@ import {
   CLIENT,
   deps,
   type Harness,
+  harnessForFile,
   type PlannedRun,
   PRODUCT,
   planRun,
   readObject,
   readTaskRecord,
-  startHarness,
   taskEnv,
 } from "./harness.ts";
 
 // The staging steps around a client's container (worker/stage.ts), against the GCS emulator: the container
 // itself is played by the test, writing into the staging directory as the client's image would.
 let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.emulator.stop();
+harnessForFile((started) => {
+  h = started;
 });
 
 const IMAGE = "europe-west2-docker.pkg.dev/test/clients/model:1";

@@ -1,26 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EXIT, taskRecordSchema } from "../../../core/runs.ts";
 import type { ProcessorFactory } from "../../../worker/processors/registry.ts";
 import { bad, FatalInputError } from "../../../worker/processors/types.ts";
 import { createUppercaseProcessor } from "../../../worker/processors/uppercase.ts";
 import {
   type Harness,
+  harnessForFile,
   jsonl,
   planRun,
   readObject,
   readTaskRecord,
   runPlannedTask,
-  startHarness,
 } from "./harness.ts";
 
 let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-
-afterAll(async () => {
-  await h?.emulator.stop();
+harnessForFile((started) => {
+  h = started;
 });
 
 describe("worker task against the GCS emulator", () => {

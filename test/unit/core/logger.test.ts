@@ -1,25 +1,10 @@
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger, traceFields } from "../../../core/logger.ts";
-
-function capture(): { stream: PassThrough; lines: () => Record<string, unknown>[] } {
-  const stream = new PassThrough();
-  const chunks: string[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c.toString()));
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join("")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+import { jsonLines } from "../../support/json-lines.ts";
 
 describe("logger", () => {
   it("writes one-line JSON with Cloud Logging's fields", async () => {
-    const out = capture();
+    const out = jsonLines();
     const log = createLogger({
       component: "plan",
       labels: { client: "acme" },
@@ -46,7 +31,7 @@ describe("logger", () => {
     ["error", "ERROR"],
     ["fatal", "CRITICAL"],
   ] as const)("maps %s to severity %s", async (level, severity) => {
-    const out = capture();
+    const out = jsonLines();
     const log = createLogger({ component: "t", level: "debug", destination: out.stream, format: "json" });
     log[level]("x");
     await new Promise((r) => setImmediate(r));
