@@ -120,3 +120,37 @@ export function listen(server: Server, host: string, port = 0): Promise<LocalApi
     });
   });
 }
+
+/** One REST method of a local API: its HTTP method, a path pattern whose groups are path segments, and what runs it. */
+export interface ApiRoute<Target, Reply> {
+  method: string;
+  pattern: RegExp;
+  run(target: Target, seg: string[], url: URL, req: IncomingMessage): Promise<Reply> | Reply;
+}
+
+/**
+ * Runs the first route matching the request's method and path, with the path segments decoded. A request no
+ * route matches gets the API's NOT_FOUND error (`notFound`), naming the method, the path and `api`.
+ */
+export async function dispatch<Target, Reply>(
+  routes: readonly ApiRoute<Target, Reply>[],
+  target: Target,
+  req: IncomingMessage,
+  notFound: (message: string) => Error,
+  api: string,
+): Promise<Reply> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const method = req.method ?? "GET";
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const m = route.pattern.exec(url.pathname);
+    if (m)
+      return route.run(
+        target,
+        m.slice(1).map((s) => decodeURIComponent(s)),
+        url,
+        req,
+      );
+  }
+  throw notFound(`No method ${method} ${url.pathname} in ${api}.`);
+}

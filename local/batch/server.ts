@@ -1,18 +1,17 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage } from "node:http";
 import type { Logger } from "../../core/logger.ts";
 import {
+  type ApiRoute,
+  dispatch,
   intParam,
   type LocalApiServer,
   listen,
-  type Params,
   queryParams,
   readJsonBody,
   sendError,
   sendJson,
-  snakeCase,
 } from "../google-api.ts";
-import { BatchApiError, invalidArgument, notFound } from "./errors.ts";
+import { notFound } from "./errors.ts";
 import { enumsAsNumbers, V1 } from "./schema.ts";
 import type { LocalBatch } from "./service.ts";
 
@@ -44,11 +43,7 @@ interface Reply {
   type?: string;
 }
 
-interface Route {
-  method: string;
-  pattern: RegExp;
-  run(batch: LocalBatch, seg: string[], url: URL, req: IncomingMessage): Promise<Reply> | Reply;
-}
+type Route = ApiRoute<LocalBatch, Reply>;
 
 const ROUTES: Route[] = [
   {
@@ -151,21 +146,8 @@ const ROUTES: Route[] = [
   },
 ];
 
-async function handle(batch: LocalBatch, req: IncomingMessage): Promise<Reply> {
-  const url = new URL(req.url ?? "/", "http://localhost");
-  const method = req.method ?? "GET";
-  for (const route of ROUTES) {
-    if (route.method !== method) continue;
-    const m = route.pattern.exec(url.pathname);
-    if (m)
-      return route.run(
-        batch,
-        m.slice(1).map((s) => decodeURIComponent(s)),
-        url,
-        req,
-      );
-  }
-  throw notFound(`No method ${method} ${url.pathname} in the Batch v1 API.`);
+function handle(batch: LocalBatch, req: IncomingMessage): Promise<Reply> {
+  return dispatch(ROUTES, batch, req, notFound, "the Batch v1 API");
 }
 
 /** Serves `batch` over HTTP on a loopback port (0: any free port). */

@@ -1,19 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage } from "node:http";
 import type { Logger } from "../../core/logger.ts";
-import { BatchApiError, invalidArgument, notFound } from "../batch/errors.ts";
+import { invalidArgument, notFound } from "../batch/errors.ts";
 import type { LocalBatch } from "../batch/index.ts";
-import {
-  intParam,
-  type LocalApiServer,
-  listen,
-  type Params,
-  queryParams,
-  readJsonBody,
-  sendError,
-  sendJson,
-  snakeCase,
-} from "../google-api.ts";
+import { type LocalApiServer, listen, readJsonBody, sendError, sendJson } from "../google-api.ts";
 import { TaskLogEntries } from "./entries.ts";
 import { entryMatches, type FilterableEntry, parseLogFilter, SEVERITY } from "./filter.ts";
 

@@ -1,11 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage } from "node:http";
 import { protos } from "@google-cloud/workflows";
 import { BatchlineError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { type BatchApiError, failedPrecondition, invalidArgument, notFound } from "../batch/errors.ts";
 import { type FieldLookup, matches, parseFilter } from "../batch/filter.ts";
 import {
+  type ApiRoute,
+  dispatch,
   intParam,
   type LocalApiServer,
   listen,
@@ -615,11 +616,7 @@ function numericEnums({ body, type }: Reply): unknown {
 const SEG = "([^/:]+)";
 const PREFIX = `^/v1/projects/${SEG}/locations/${SEG}`;
 
-interface Route {
-  method: string;
-  pattern: RegExp;
-  run(api: Api, seg: string[], url: URL, req: IncomingMessage): Promise<Reply> | Reply;
-}
+type Route = ApiRoute<Api, Reply>;
 
 const names = (seg: string[]): Names => ({ project: seg[0] as string, location: seg[1] as string });
 
@@ -663,21 +660,8 @@ const ROUTES: Route[] = [
   },
 ];
 
-async function handle(api: Api, req: IncomingMessage): Promise<Reply> {
-  const url = new URL(req.url ?? "/", "http://localhost");
-  const method = req.method ?? "GET";
-  for (const route of ROUTES) {
-    if (route.method !== method) continue;
-    const m = route.pattern.exec(url.pathname);
-    if (m)
-      return route.run(
-        api,
-        m.slice(1).map((s) => decodeURIComponent(s)),
-        url,
-        req,
-      );
-  }
-  throw notFound(`No method ${method} ${url.pathname} in the Workflow Executions v1 or Workflows v1 API.`);
+function handle(api: Api, req: IncomingMessage): Promise<Reply> {
+  return dispatch(ROUTES, api, req, notFound, "the Workflow Executions v1 or Workflows v1 API");
 }
 
 /** Serves `engine`'s workflows and executions over HTTP on a loopback port (0: any free port). */
