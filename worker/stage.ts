@@ -14,7 +14,7 @@ import { parseWorkerEnv, recordLocationFrom, type WorkerEnv } from "./env.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { readAssignment } from "./manifest.ts";
 import { DEFAULT_RESUMABLE_THRESHOLD_BYTES, inputSize, writeTaskRecord } from "./task.ts";
-import { buildTaskRecord, NO_INPUT_GENERATION, type TaskFacts } from "./task-record.ts";
+import { buildTaskRecord, NO_INPUT_GENERATION, startingFacts, type TaskFacts } from "./task-record.ts";
 
 /**
  * The staging steps around a container workload (core/workload.ts), run by the platform's worker image in
@@ -74,21 +74,10 @@ export async function runStage(
 ): Promise<number> {
   const startedAt = deps.now();
   const located = recordLocationFrom(rawEnv);
-  const facts: TaskFacts = {
-    runId: located?.run.runId ?? "",
-    index: located?.taskIndex ?? 0,
-    attempt: located?.attempt ?? 0,
-    input: { object: located?.run.manifest ?? "", generation: NO_INPUT_GENERATION },
-    records: 0,
-    badRecords: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    output: null,
-    errors: null,
-    processor: "container",
-    processorVersion: rawEnv.BATCHLINE_IMAGE?.trim() || "unknown",
-    startedAt,
-  };
+  const facts = startingFacts(located, startedAt, {
+    name: "container",
+    version: rawEnv.BATCHLINE_IMAGE?.trim() || "unknown",
+  });
   let dir = "";
   try {
     dir = stagingDir(rawEnv);

@@ -26,6 +26,32 @@ export interface TaskFacts {
   startedAt: Date;
 }
 
+/**
+ * The facts a task starts from: where recordLocationFrom placed it (or nothing, when even that could not be
+ * read), nothing counted yet, and the manifest header as its input until it finds its own entry.
+ */
+export function startingFacts(
+  location: { run: { runId: string; manifest: string }; taskIndex: number; attempt: number } | null,
+  startedAt: Date,
+  processor: { name: string; version: string },
+): TaskFacts {
+  return {
+    runId: location?.run.runId ?? "",
+    index: location?.taskIndex ?? 0,
+    attempt: location?.attempt ?? 0,
+    input: { object: location?.run.manifest ?? "", generation: NO_INPUT_GENERATION },
+    records: 0,
+    badRecords: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    output: null,
+    errors: null,
+    processor: processor.name,
+    processorVersion: processor.version,
+    startedAt,
+  };
+}
+
 export type TaskOutcomeFields =
   | { status: "SUCCEEDED" }
   | { status: "FAILED"; retryable: boolean; error: string };

@@ -13,12 +13,7 @@ import { createProcessor, PROCESSORS, type ProcessorRegistry } from "./processor
 import type { Processor } from "./processors/types.ts";
 import { type LiveRecordContext, processRecords } from "./records.ts";
 import { LazyLineSink, type LineSink, StreamLineSink } from "./sink.ts";
-import {
-  buildTaskRecord,
-  NO_INPUT_GENERATION,
-  type TaskFacts,
-  type TaskOutcomeFields,
-} from "./task-record.ts";
+import { buildTaskRecord, startingFacts, type TaskFacts, type TaskOutcomeFields } from "./task-record.ts";
 
 /** Inputs at least this big are written with a resumable upload; smaller ones in one streamed request. */
 export const DEFAULT_RESUMABLE_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -60,21 +55,8 @@ export async function runTask(
 ): Promise<TaskOutcome> {
   const startedAt = deps.now();
   const located = recordLocationFrom(rawEnv);
-  const facts: TaskFacts = {
-    runId: located?.run.runId ?? "",
-    index: located?.taskIndex ?? 0,
-    attempt: located?.attempt ?? 0,
-    input: { object: located?.run.manifest ?? "", generation: NO_INPUT_GENERATION },
-    records: 0,
-    badRecords: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    output: null,
-    errors: null,
-    processor: "",
-    processorVersion: "",
-    startedAt,
-  };
+  // The processor is named once the manifest says which one the run uses.
+  const facts = startingFacts(located, startedAt, { name: "", version: "" });
   let log = deps.logger;
   try {
     const env = parseWorkerEnv(rawEnv);
