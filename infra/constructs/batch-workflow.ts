@@ -1,6 +1,7 @@
 import { WorkflowsWorkflow } from "@cdktf/provider-google/lib/workflows-workflow/index.js";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { terraformLiteral } from "../terraform-literal.ts";
 
 export interface BatchWorkflowProps {
   project: string;
@@ -27,7 +28,8 @@ export class BatchWorkflow extends Construct {
       name: props.name,
       description: "Batchline: plan a client's inputs, run them as a Batch job, notify the client",
       serviceAccount: props.serviceAccountEmail,
-      sourceContents: props.source,
+      // The source is full of ${…} Workflows expressions, which Terraform must not read as its own.
+      sourceContents: terraformLiteral(props.source),
       userEnvVars: props.env,
       callLogLevel: "LOG_ERRORS_ONLY",
       // The definition lives in git; re-creating the workflow loses nothing, and offboarding must be able to

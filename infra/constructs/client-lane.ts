@@ -4,6 +4,7 @@ import type { ClientConfig, PlatformConfig } from "../../core/config/schema.ts";
 import { topicName } from "../../core/ids.ts";
 import { registryDocument, registryObjectName } from "../../core/registry.ts";
 import { platformAccountId, serviceAccountEmail, serviceAccountMember } from "../names.ts";
+import { terraformLiteral } from "../terraform-literal.ts";
 import { ClientPrincipals } from "./client-principals.ts";
 import { ClientSchedule } from "./client-schedule.ts";
 import { ClientStorageAccess } from "./client-storage-access.ts";
@@ -40,7 +41,8 @@ export class ClientLane extends Construct {
     this.registration = new StorageBucketObject(this, "registry", {
       bucket,
       name: registryObjectName(product, client.id),
-      content: registryDocument(product, client),
+      // Container commands carry ${BATCHLINE_INPUT_PATH} and the like, which Terraform must not read as its own.
+      content: terraformLiteral(registryDocument(product, client)),
       contentType: "application/json",
     });
     this.principals = new ClientPrincipals(this, "principals", { project, product, client });

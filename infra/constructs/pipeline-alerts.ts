@@ -3,6 +3,11 @@ import { MonitoringAlertPolicy } from "@cdktf/provider-google/lib/monitoring-ale
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ALERT_EVENTS } from "../../core/alerts.ts";
+import { terraformLiteral } from "../terraform-literal.ts";
+
+/** Cloud Monitoring's documentation variable for the client label of the failed-jobs metric. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Monitoring's variable syntax, filled in by Monitoring
+const CLIENT_LABEL = "${metric.label.client}";
 
 export interface PipelineAlertsProps {
   project: string;
@@ -146,17 +151,20 @@ export class PipelineAlerts extends Construct {
           },
         ],
         alertStrategy: { autoClose: "86400s" },
+        // Cloud Monitoring fills in ${metric.label.client}; Terraform must pass it on as written.
         documentation: {
           mimeType: "text/markdown",
-          subject: `Batchline ${product}: a Batch job of client \${metric.label.client} failed`,
-          content: [
-            "A run's Batch job of client `${metric.label.client}` ended FAILED or CANCELLED, or could not be created.",
-            "",
-            "The client has its FAILED message naming every input and its reason. To look:",
-            "",
-            "- `batchline runs --client ${metric.label.client}`, then `batchline status RUN --client ${metric.label.client}`",
-            "- `batchline logs RUN --client ${metric.label.client} --task N` for a task's output",
-          ].join("\n"),
+          subject: terraformLiteral(`Batchline ${product}: a Batch job of client ${CLIENT_LABEL} failed`),
+          content: terraformLiteral(
+            [
+              `A run's Batch job of client \`${CLIENT_LABEL}\` ended FAILED or CANCELLED, or could not be created.`,
+              "",
+              "The client has its FAILED message naming every input and its reason. To look:",
+              "",
+              `- \`batchline runs --client ${CLIENT_LABEL}\`, then \`batchline status RUN --client ${CLIENT_LABEL}\``,
+              `- \`batchline logs RUN --client ${CLIENT_LABEL} --task N\` for a task's output`,
+            ].join("\n"),
+          ),
         },
         dependsOn: [this.failedJobs],
       }),

@@ -10,6 +10,7 @@ import { REQUIRED_SERVICES } from "../../../infra/constructs/required-apis.ts";
 import { FUNCTION_ENV } from "../../../infra/runtime-env.ts";
 import type { StackJson } from "./support/provider-schema.ts";
 import {
+  asTerraformPassesIt,
   type Body,
   FIXTURE_WORKFLOW,
   findOne,
@@ -259,7 +260,9 @@ describe("workflow", () => {
     expect(workflows).toHaveLength(1);
     const workflow = workflows[0] as Body;
     expect(workflow).toMatchObject({ name: "bl-shop-batch", project: PROJECT, region: "europe-west2" });
-    expect(workflow.source_contents).toBe(readFileSync(FIXTURE_WORKFLOW, "utf8"));
+    expect(asTerraformPassesIt(String(workflow.source_contents))).toBe(
+      readFileSync(FIXTURE_WORKFLOW, "utf8"),
+    );
     expect(resolveAccount(platform, workflow.service_account)).toBe(email("bl-shop-wf"));
   });
 

@@ -83,3 +83,11 @@ export function findOne(stack: StackJson, type: string, attribute: string, value
   }
   return found[0]?.[1] as Body;
 }
+
+/**
+ * What Terraform hands the provider for a string written without expressions: `$${` and `%%{` undone
+ * (infra/terraform-literal.ts writes them).
+ */
+export function asTerraformPassesIt(text: string): string {
+  return text.replace(/\$\$\{/g, () => "${").replace(/%%\{/g, () => "%{");
+}
