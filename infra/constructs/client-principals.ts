@@ -3,6 +3,7 @@ import { ServiceAccount } from "@cdktf/provider-google/lib/service-account/index
 import { Construct } from "constructs";
 import type { ClientConfig } from "../../core/config/schema.ts";
 import { clientAccountId } from "../names.ts";
+import { terraformLiteral } from "../terraform-literal.ts";
 
 export interface ClientPrincipalsProps {
   project: string;
@@ -30,7 +31,10 @@ export class ClientPrincipals extends Construct {
       project: props.project,
       accountId: clientAccountId(props.product, client.id),
       displayName: `Batchline client ${client.id}`.slice(0, 100),
-      description: `Uploads inputs and reads results for ${client.displayName ?? client.id}`,
+      // A display name is the client's own text: Terraform must not read a ${ in it as its own.
+      description: terraformLiteral(
+        `Uploads inputs and reads results for ${client.displayName ?? client.id}`,
+      ),
     });
     this.members = [{ key: "account", member: this.account.member }];
   }

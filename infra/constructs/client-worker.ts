@@ -15,6 +15,7 @@ import {
   serviceAccountEmail,
   serviceAccountMember,
 } from "../names.ts";
+import { terraformLiteral } from "../terraform-literal.ts";
 import { secretsOf } from "./pipeline-access.ts";
 
 export interface ClientWorkerProps {
@@ -40,7 +41,10 @@ export class ClientWorker extends Construct {
       project,
       accountId: clientWorkerAccountId(product, client.id),
       displayName: `Batchline worker for ${client.id}`.slice(0, 100),
-      description: `Batch tasks of ${client.displayName ?? client.id}: its own inputs, outputs, errors and runs only`,
+      // A display name is the client's own text: Terraform must not read a ${ in it as its own.
+      description: terraformLiteral(
+        `Batch tasks of ${client.displayName ?? client.id}: its own inputs, outputs, errors and runs only`,
+      ),
     });
     const member = this.account.member;
     // The Batch agent on the job's VMs reports task state; tasks' output goes to Cloud Logging.

@@ -50,8 +50,11 @@ let stacks: Array<{ name: string; json: unknown }>;
 
 beforeAll(() => {
   // The repository's own workflow and a container client whose commands carry ${BATCHLINE_INPUT_PATH}.
+  // And a client whose display name (its own text) happens to hold both template sequences.
+  const oddName = 'id: odd-name\ndisplayName: "Team ${x} and %{y}"\nsubscribers: []\n';
   const dir = configDirWith({
     "clients/python-client.yaml": readFileSync("examples/python-client/client.yaml", "utf8"),
+    "clients/odd-name.yaml": oddName,
   });
   const channel = "projects/bl-fixture-1/notificationChannels/1234567890";
   const platform = readFileSync(`${dir}/platform.yaml`, "utf8");
@@ -74,6 +77,7 @@ describe("Terraform sees every string as written", () => {
     const names = stacks.map((s) => s.name);
     expect(names).toContain("platform");
     expect(names).toContain("client-python-client");
+    expect(names).toContain("client-odd-name");
   });
 
   it("leaves no ${ or %{ unescaped except CDKTF's own references", () => {
@@ -117,6 +121,14 @@ describe("Terraform sees every string as written", () => {
     expect(asTerraformPassesIt(failedJobs?.content ?? "")).toContain(
       "batchline runs --client ${metric.label.client}",
     );
+  });
+
+  it("passes a client's display name on as written", () => {
+    const descriptions = Object.values(
+      stackNamed("client-odd-name").resource?.google_service_account ?? {},
+    ).map((account) => asTerraformPassesIt(String(account.description)));
+    expect(descriptions.length).toBeGreaterThan(0);
+    for (const description of descriptions) expect(description).toContain("Team ${x} and %{y}");
   });
 
   it("escapes both of Terraform's template sequences, and only those", () => {
