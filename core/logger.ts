@@ -22,7 +22,7 @@ export interface LoggerSettings {
   level?: string;
   /** `json` (Cloud Logging's structured format; the default) or `pretty` (for people at a terminal). */
   format?: "json" | "pretty";
-  /** Where JSON lines go; defaults to stdout. */
+  /** Where JSON lines go; defaults to stdout. Under vitest, stdout and stderr are routed through the console. */
   destination?: NodeJS.WritableStream;
 }
 
@@ -54,7 +54,12 @@ export function createLogger(settings: LoggerSettings): Logger {
       level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }),
     },
   };
-  const destination = settings.destination ?? (process.env.VITEST ? consoleLines() : undefined);
+  // Under vitest the process's own streams go through the console, so the runner can capture the lines.
+  const own =
+    settings.destination === undefined ||
+    settings.destination === process.stdout ||
+    settings.destination === process.stderr;
+  const destination = process.env.VITEST && own ? consoleLines() : settings.destination;
   return destination ? pino(options, destination) : pino(options);
 }
 
