@@ -8,6 +8,8 @@ const env = { METADATA_SERVER_DETECTION: "none" };
 // Tests are quiet when green: console output (which is where core/logger writes under vitest) is captured per
 // test and printed only for a test that fails.
 const silent = "passed-only" as const;
+// Process warnings too: Node prints them past the console, so test/setup/warnings.ts sends them through it.
+const setupFiles = ["test/setup/warnings.ts"];
 
 export default defineConfig({
   test: {
@@ -17,6 +19,7 @@ export default defineConfig({
         test: {
           name: "unit",
           env,
+          setupFiles,
           include: ["test/unit/**/*.test.ts"],
           // Tiers run one after another (unit, integration, e2e): two cores, and each tier sizes its own workers.
           sequence: { groupOrder: 0 },
@@ -27,6 +30,7 @@ export default defineConfig({
         test: {
           name: "integration",
           env,
+          setupFiles,
           include: ["test/integration/**/*.test.ts"],
           sequence: { groupOrder: 1 },
           globalSetup: ["test/setup/pubsub-emulator.ts"],
@@ -40,6 +44,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           env,
+          setupFiles,
           include: ["test/e2e/**/*.test.ts"],
           sequence: { groupOrder: 2 },
           globalSetup: ["test/setup/pubsub-emulator.ts"],
