@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../core/logger.ts";
-import { BatchApiError, invalidArgument } from "./batch/errors.ts";
+import { BatchApiError, invalidArgument, notFound } from "./batch/errors.ts";
 
 /**
  * What the local cloud's Google API servers (Batch, Workflow Executions, Cloud Logging) share: query
@@ -130,13 +130,12 @@ export interface ApiRoute<Target, Reply> {
 
 /**
  * Runs the first route matching the request's method and path, with the path segments decoded. A request no
- * route matches gets the API's NOT_FOUND error (`notFound`), naming the method, the path and `api`.
+ * route matches gets NOT_FOUND, naming the method, the path and `api`.
  */
 export async function dispatch<Target, Reply>(
   routes: readonly ApiRoute<Target, Reply>[],
   target: Target,
   req: IncomingMessage,
-  notFound: (message: string) => Error,
   api: string,
 ): Promise<Reply> {
   const url = new URL(req.url ?? "/", "http://localhost");

@@ -1,4 +1,5 @@
 import { type TaskRecord, taskRecordSchema } from "../core/runs.ts";
+import type { recordLocationFrom } from "./env.ts";
 
 /** Generation written for a task that has no input of its own: GCS never gives out generation 0. */
 export const NO_INPUT_GENERATION = "0";
@@ -31,7 +32,7 @@ export interface TaskFacts {
  * read), nothing counted yet, and the manifest header as its input until it finds its own entry.
  */
 export function startingFacts(
-  location: { run: { runId: string; manifest: string }; taskIndex: number; attempt: number } | null,
+  location: ReturnType<typeof recordLocationFrom>,
   startedAt: Date,
   processor: { name: string; version: string },
 ): TaskFacts {

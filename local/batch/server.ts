@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import type { Logger } from "../../core/logger.ts";
 import {
   type ApiRoute,
@@ -11,7 +11,6 @@ import {
   sendError,
   sendJson,
 } from "../google-api.ts";
-import { notFound } from "./errors.ts";
 import { enumsAsNumbers, V1 } from "./schema.ts";
 import type { LocalBatch } from "./service.ts";
 
@@ -146,10 +145,6 @@ const ROUTES: Route[] = [
   },
 ];
 
-function handle(batch: LocalBatch, req: IncomingMessage): Promise<Reply> {
-  return dispatch(ROUTES, batch, req, notFound, "the Batch v1 API");
-}
-
 /** Serves `batch` over HTTP on a loopback port (0: any free port). */
 export function startBatchServer(
   batch: LocalBatch,
@@ -157,7 +152,7 @@ export function startBatchServer(
 ): Promise<BatchServer> {
   const host = options.host ?? "127.0.0.1";
   const server = createServer((req, res) => {
-    handle(batch, req)
+    dispatch(ROUTES, batch, req, "the Batch v1 API")
       .then(({ status, body, type }) => {
         const url = new URL(req.url ?? "/", "http://localhost");
         const numeric = /enum-encoding=int/.test(url.searchParams.get("$alt") ?? "");

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import { protos } from "@google-cloud/workflows";
 import { BatchlineError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -660,10 +660,6 @@ const ROUTES: Route[] = [
   },
 ];
 
-function handle(api: Api, req: IncomingMessage): Promise<Reply> {
-  return dispatch(ROUTES, api, req, notFound, "the Workflow Executions v1 or Workflows v1 API");
-}
-
 /** Serves `engine`'s workflows and executions over HTTP on a loopback port (0: any free port). */
 export function startWorkflowsServer(
   engine: WorkflowEngine,
@@ -672,7 +668,7 @@ export function startWorkflowsServer(
   const host = options.host ?? "127.0.0.1";
   const api = new Api(engine);
   const server = createServer((req, res) => {
-    handle(api, req)
+    dispatch(ROUTES, api, req, "the Workflow Executions v1 or Workflows v1 API")
       .then((reply) => {
         const url = new URL(req.url ?? "/", "http://localhost");
         const numeric = /enum-encoding=int/.test(url.searchParams.get("$alt") ?? "");
